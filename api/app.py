@@ -1,0 +1,109 @@
+"""The ASGI application: create_app(settings) wires the database, authentication, GraphQL and health routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+from tortoise import connections
+from tortoise.context import TortoiseContext
+
+from api.authentication import BearerTokenBackend, authentication_error, principal_of
+from api.db import tortoise_config
+from api.middleware import RequestContextMiddleware
+from api.settings import Settings, SettingsError
+from domain.services.runtime import Runtime
+from schema import SchemaLimits, build_schema
+from schema.context import Context
+
+logger = logging.getLogger("splitledger")
+
+
+class SplitledgerGraphQL(GraphQL):
+    def __init__(self, *args: Any, runtime: Runtime, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.runtime = runtime
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        return Context(principal=principal_of(request), runtime=self.runtime, request=request, response=response)
+
+
+def runtime_from(settings: Settings) -> Runtime:
+    return Runtime(signing_keys=settings.signing_keys, data_keys=settings.encryption_keys,
+                   access_token_ttl=settings.access_token_ttl, refresh_token_ttl=settings.refresh_token_ttl,
+                   max_page_size=settings.max_page_size)
+
+
+def create_app(settings: Settings, *, manage_database: bool = True, runtime: Runtime | None = None) -> Starlette:
+    """The service. With manage_database=False the caller has initialised Tortoise (tests, benchmarks)."""
+    if settings.is_production:
+        problems = settings.production_problems()
+        if problems:
+            raise SettingsError("refusing to start in production: " + "; ".join(problems))
+    runtime = runtime or runtime_from(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if not manage_database:
+            yield
+            return
+        # Global fallback: uvicorn runs the lifespan in a task of its own, requests in others.
+        async with TortoiseContext() as context:
+            await context.init(config=tortoise_config(settings.database_url), _enable_global_fallback=True)
+            logger.info("database connected", extra={"path": settings.database_url.split("@")[-1]})
+            yield
+
+    graphql = SplitledgerGraphQL(
+        build_schema(production=settings.is_production,
+                     limits=SchemaLimits(settings.max_query_depth, settings.max_aliases, settings.max_tokens)),
+        runtime=runtime,
+        graphql_ide=None if settings.is_production else "graphiql",
+        allow_queries_via_get=not settings.is_production,
+    )
+    middleware = [Middleware(RequestContextMiddleware, production=settings.is_production)]
+    if settings.cors_origins:
+        middleware.append(Middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
+                                     allow_methods=["GET", "POST", "OPTIONS"],
+                                     allow_headers=["authorization", "content-type", "x-request-id"],
+                                     expose_headers=["x-request-id"], max_age=600))
+    middleware.append(Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(runtime),
+                                 on_error=authentication_error))
+    routes = [
+        Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.runtime = runtime
+    return app
+
+
+async def healthz(_request: Request) -> JSONResponse:
+    """The process is up."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(_request: Request) -> JSONResponse:
+    """The process can serve: its database answers."""
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+    except Exception as exc:
+        logger.warning("database not reachable: %s", exc)
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok"})
+
+
+def create_app_from_env() -> Starlette:
+    """Factory for uvicorn (`--factory`), used when serving with several worker processes."""
+    return create_app(Settings.from_env())

@@ -1,0 +1,37 @@
+"""Password hashing with argon2 through passlib's CryptContext (from the maintained libpass distribution)."""
+
+from __future__ import annotations
+
+from passlib.context import CryptContext
+
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 256
+
+_context = CryptContext(schemes=["argon2"], deprecated="auto")
+# Verified against when the email is unknown, so that a wrong email costs as long as a wrong password.
+_DUMMY_HASH = _context.hash("splitledger-timing-equaliser")
+
+
+def hash_password(password: str) -> str:
+    return _context.hash(password)
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    """True when `password` matches; with no hash (unknown user) it still spends the same time."""
+    if password_hash is None:
+        _context.verify(password, _DUMMY_HASH)
+        return False
+    return _context.verify(password, password_hash)
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _context.needs_update(password_hash)
+
+
+def password_problem(password: str) -> str | None:
+    """Why a new password is unacceptable, or None."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"password must have at least {MIN_PASSWORD_LENGTH} characters"
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"password must have at most {MAX_PASSWORD_LENGTH} characters"
+    return None

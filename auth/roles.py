@@ -1,0 +1,87 @@
+"""The one table of roles and the permissions each grants; code checks permissions, never role names."""
+
+from __future__ import annotations
+
+from domain.parties import PartyKind
+
+# Every permission string in the system, with what it allows (shown in the README and the API).
+PERMISSIONS: dict[str, str] = {
+    "parties:read": "read merchants, logistics partners and suppliers in scope",
+    "merchants:write": "create merchants and change their profile, tier, KYC status and risk level",
+    "partners:write": "create logistics partners and suppliers",
+    "pii:reveal": "see full bank account numbers",
+    "users:read": "list users in scope",
+    "users:write": "create users, change roles, disable users",
+    "rules:read": "read split rules and preview splits",
+    "rules:write": "draft and edit split rules",
+    "rules:approve": "activate split rules",
+    "payments:read": "read payments and allocations in scope",
+    "payments:write": "record payments",
+    "ledger:read": "read journal entries and balances in scope",
+    "settlements:read": "read settlement statements in scope",
+    "settlements:run": "run settlements",
+    "payouts:read": "read payouts in scope",
+    "payouts:approve": "approve payouts",
+    "refunds:read": "read refunds in scope",
+    "refunds:create": "refund payments",
+    "risk:read": "read risk alerts",
+    "risk:write": "resolve risk alerts and change risk rules",
+    "reports:read": "read analytics and exports",
+    "audit:read": "read and verify the audit trail",
+    "apikeys:write": "create and revoke API keys",
+}
+
+_ALL_READS = frozenset(p for p in PERMISSIONS if p.endswith(":read"))
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "platform_admin": frozenset(PERMISSIONS),
+    "platform_finance": frozenset({
+        "parties:read", "pii:reveal", "payments:read", "ledger:read", "settlements:read", "settlements:run",
+        "payouts:read", "payouts:approve", "refunds:read", "refunds:create", "reports:read", "rules:read",
+    }),
+    "platform_operations": frozenset({
+        "parties:read", "merchants:write", "partners:write", "payments:read", "payments:write",
+        "refunds:read", "refunds:create", "rules:read", "rules:write", "ledger:read",
+    }),
+    "platform_risk": frozenset({
+        "parties:read", "payments:read", "refunds:read", "ledger:read", "risk:read", "risk:write",
+        "reports:read",
+    }),
+    "platform_auditor": _ALL_READS | {"audit:read"},
+    "merchant_admin": frozenset({
+        "parties:read", "pii:reveal", "users:read", "users:write", "rules:read", "payments:read",
+        "ledger:read", "settlements:read", "payouts:read", "refunds:read", "refunds:create", "reports:read",
+        "apikeys:write",
+    }),
+    "merchant_finance": frozenset({
+        "parties:read", "payments:read", "ledger:read", "settlements:read", "payouts:read", "refunds:read",
+        "reports:read",
+    }),
+    "merchant_staff": frozenset({"parties:read", "payments:read", "refunds:read"}),
+    "logistics_partner": frozenset({
+        "parties:read", "payments:read", "ledger:read", "settlements:read", "payouts:read",
+    }),
+    "supplier": frozenset({"parties:read", "payments:read", "ledger:read", "settlements:read", "payouts:read"}),
+}
+
+# Which kind of party each role belongs to: a merchant role can never be given to a platform user.
+ROLE_PARTY_KIND: dict[str, PartyKind] = {
+    "platform_admin": PartyKind.PLATFORM,
+    "platform_finance": PartyKind.PLATFORM,
+    "platform_operations": PartyKind.PLATFORM,
+    "platform_risk": PartyKind.PLATFORM,
+    "platform_auditor": PartyKind.PLATFORM,
+    "merchant_admin": PartyKind.MERCHANT,
+    "merchant_finance": PartyKind.MERCHANT,
+    "merchant_staff": PartyKind.MERCHANT,
+    "logistics_partner": PartyKind.LOGISTICS,
+    "supplier": PartyKind.SUPPLIER,
+}
+
+assert set(ROLE_PERMISSIONS) == set(ROLE_PARTY_KIND)
+assert all(perms <= set(PERMISSIONS) for perms in ROLE_PERMISSIONS.values())
+
+
+def permissions_for(role: str) -> frozenset[str]:
+    """Permissions of a role; an unknown role (say, one retired since the token was issued) grants nothing."""
+    return ROLE_PERMISSIONS.get(role, frozenset())

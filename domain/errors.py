@@ -1,0 +1,78 @@
+"""Domain errors: expected business outcomes with a stable code, a message for people, and the field at fault."""
+
+from __future__ import annotations
+
+import enum
+
+
+class ErrorCode(enum.StrEnum):
+    """Every code a caller can receive. Codes are a public contract: add, never rename."""
+
+    INVALID_INPUT = "INVALID_INPUT"
+    INVALID_ID = "INVALID_ID"
+    INVALID_PAGE_SIZE = "INVALID_PAGE_SIZE"
+    INVALID_CURSOR = "INVALID_CURSOR"
+    UNKNOWN_CURRENCY = "UNKNOWN_CURRENCY"
+    INVALID_AMOUNT = "INVALID_AMOUNT"
+    TOO_MANY_DECIMALS = "TOO_MANY_DECIMALS"
+    NEGATIVE_AMOUNT = "NEGATIVE_AMOUNT"
+    AMOUNT_TOO_LARGE = "AMOUNT_TOO_LARGE"
+    CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
+    INVALID_NAME = "INVALID_NAME"
+    INVALID_CATEGORY = "INVALID_CATEGORY"
+    INVALID_EMAIL = "INVALID_EMAIL"
+    INVALID_ANCHOR_DAY = "INVALID_ANCHOR_DAY"
+    INVALID_DELAY_DAYS = "INVALID_DELAY_DAYS"
+    INVALID_HOLD_DAYS = "INVALID_HOLD_DAYS"
+    INVALID_ACCOUNT_NUMBER = "INVALID_ACCOUNT_NUMBER"
+    WEAK_PASSWORD = "WEAK_PASSWORD"
+    UNKNOWN_ROLE = "UNKNOWN_ROLE"
+    ROLE_PARTY_MISMATCH = "ROLE_PARTY_MISMATCH"
+    DUPLICATE_NAME = "DUPLICATE_NAME"
+    DUPLICATE_EMAIL = "DUPLICATE_EMAIL"
+    NOT_FOUND = "NOT_FOUND"
+    FORBIDDEN = "FORBIDDEN"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    AUTHENTICATION_FAILED = "AUTHENTICATION_FAILED"
+    INVALID_TOKEN = "INVALID_TOKEN"
+    INVALID_REFRESH_TOKEN = "INVALID_REFRESH_TOKEN"
+
+
+class DomainError(Exception):
+    """Base of every error a caller can cause; `code` is stable and machine-readable."""
+
+    def __init__(self, code: ErrorCode | str, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = ErrorCode(code)  # an unknown code is a bug, caught here rather than by a client
+        self.message = message
+        self.field = field
+
+
+class InvalidInput(DomainError):
+    """The input breaks a rule (format, range, currency, ...); nothing was written."""
+
+
+class NotFound(DomainError):
+    """The thing does not exist, or the caller may not see it (the two are indistinguishable)."""
+
+    def __init__(self, what: str, *, field: str | None = "id") -> None:
+        super().__init__(ErrorCode.NOT_FOUND, f"{what} not found", field=field)
+
+
+class AlreadyExists(DomainError):
+    """A uniqueness rule would be broken (a name, an external id, an email)."""
+
+
+class Forbidden(DomainError):
+    """The caller is authenticated but lacks a permission for this action."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(ErrorCode.FORBIDDEN, message)
+
+
+class AuthenticationFailed(DomainError):
+    """Credentials or token were wrong, expired or revoked; deliberately vague."""
+
+    def __init__(self, message: str = "invalid credentials", *,
+                 code: ErrorCode | str = ErrorCode.AUTHENTICATION_FAILED) -> None:
+        super().__init__(code, message)

@@ -1,0 +1,27 @@
+"""What services need from the outside world besides the database: keys, lifetimes and the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from auth.encryption import DataKeys
+from auth.tokens import SigningKeys
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    signing_keys: SigningKeys
+    data_keys: DataKeys
+    access_token_ttl: timedelta = timedelta(minutes=15)
+    refresh_token_ttl: timedelta = timedelta(days=30)
+    max_page_size: int = 100
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+    def now(self) -> datetime:
+        return self.clock()

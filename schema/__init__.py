@@ -1,0 +1,60 @@
+"""The GraphQL schema: area Query/Mutation classes composed into one root, with limits and error handling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import strawberry
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
+from strawberry.schema.config import StrawberryConfig
+
+from schema.auth.mutations import AuthMutation
+from schema.auth.queries import AuthQuery
+from schema.extensions import ErrorCodes
+from schema.merchants.mutations import MerchantMutation
+from schema.merchants.queries import MerchantQuery
+from schema.merchants.types import LogisticsPartner, Merchant, Platform, Supplier
+from schema.node import NodeQuery
+from schema.scalars import SCALAR_MAP
+
+
+@strawberry.type(description="Everything a caller can read. Each field states the permission it needs.")
+class Query(NodeQuery, AuthQuery, MerchantQuery):
+    pass
+
+
+@strawberry.type(description="Everything a caller can change. Each mutation takes one input and returns a "
+                             "union of its success type and the typed errors it can meet.")
+class Mutation(AuthMutation, MerchantMutation):
+    pass
+
+
+@dataclass(frozen=True)
+class SchemaLimits:
+    max_depth: int = 12
+    max_aliases: int = 100
+    max_tokens: int = 5000
+
+
+def build_schema(*, production: bool = False, limits: SchemaLimits = SchemaLimits()) -> strawberry.Schema:
+    extensions: list = [
+        QueryDepthLimiter(max_depth=limits.max_depth),
+        MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+        MaxTokensLimiter(max_token_count=limits.max_tokens),
+        ErrorCodes(mask_unexpected=production),
+    ]
+    if production:
+        extensions.append(DisableIntrospection())
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[Merchant, LogisticsPartner, Supplier, Platform],
+        extensions=extensions,
+        config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production,
+                                relay_max_results=100),
+    )

@@ -1,0 +1,42 @@
+"""Typed errors returned inside mutation result unions, and the mapping from domain errors to them."""
+
+from __future__ import annotations
+
+import strawberry
+
+from domain.errors import AlreadyExists, DomainError, ErrorCode, InvalidInput, NotFound
+
+ErrorCodeEnum = strawberry.enum(ErrorCode, name="ErrorCode",
+                                description="Stable, machine-readable codes of the errors a caller can get.")
+
+
+@strawberry.interface(description="An expected error: the request was understood, but the input is not "
+                                  "acceptable. Nothing was written.")
+class UserError:
+    code: ErrorCodeEnum = strawberry.field(description="Stable code to branch on.")
+    message: str = strawberry.field(description="What was wrong and what is allowed, for people.")
+    field: str | None = strawberry.field(description="The input field at fault (a dotted path), if one is.")
+
+
+@strawberry.type(description="The input broke a rule: a format, a range, an unknown currency, too many "
+                             "decimals, a negative amount.")
+class ValidationError(UserError):
+    pass
+
+
+@strawberry.type(description="A uniqueness rule would be broken, such as a name that is already taken.")
+class DuplicateError(UserError):
+    pass
+
+
+@strawberry.type(description="The object does not exist or is not visible to the caller.")
+class NotFoundError(UserError):
+    pass
+
+
+def user_error(exc: DomainError) -> ValidationError | DuplicateError | NotFoundError:
+    """The union member for an expected domain error; other domain errors (permission) are raised on."""
+    kind = {InvalidInput: ValidationError, AlreadyExists: DuplicateError, NotFound: NotFoundError}.get(type(exc))
+    if kind is None:
+        raise exc
+    return kind(code=exc.code, message=exc.message, field=exc.field)
