@@ -39,9 +39,13 @@ class SplitledgerGraphQL(GraphQL):
 
 
 def runtime_from(settings: Settings) -> Runtime:
-    return Runtime(signing_keys=settings.signing_keys, data_keys=settings.encryption_keys,
-                   access_token_ttl=settings.access_token_ttl, refresh_token_ttl=settings.refresh_token_ttl,
-                   max_page_size=settings.max_page_size)
+    return Runtime(
+        signing_keys=settings.signing_keys,
+        data_keys=settings.encryption_keys,
+        access_token_ttl=settings.access_token_ttl,
+        refresh_token_ttl=settings.refresh_token_ttl,
+        max_page_size=settings.max_page_size,
+    )
 
 
 def create_app(settings: Settings, *, manage_database: bool = True, runtime: Runtime | None = None) -> Starlette:
@@ -64,20 +68,29 @@ def create_app(settings: Settings, *, manage_database: bool = True, runtime: Run
             yield
 
     graphql = SplitledgerGraphQL(
-        build_schema(production=settings.is_production,
-                     limits=SchemaLimits(settings.max_query_depth, settings.max_aliases, settings.max_tokens)),
+        build_schema(
+            production=settings.is_production,
+            limits=SchemaLimits(settings.max_query_depth, settings.max_aliases, settings.max_tokens),
+        ),
         runtime=runtime,
         graphql_ide=None if settings.is_production else "graphiql",
         allow_queries_via_get=not settings.is_production,
     )
     middleware = [Middleware(RequestContextMiddleware, production=settings.is_production)]
     if settings.cors_origins:
-        middleware.append(Middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
-                                     allow_methods=["GET", "POST", "OPTIONS"],
-                                     allow_headers=["authorization", "content-type", "x-request-id"],
-                                     expose_headers=["x-request-id"], max_age=600))
-    middleware.append(Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(runtime),
-                                 on_error=authentication_error))
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["authorization", "content-type", "x-request-id"],
+                expose_headers=["x-request-id"],
+                max_age=600,
+            )
+        )
+    middleware.append(
+        Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(runtime), on_error=authentication_error)
+    )
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]),
         Route("/healthz", healthz, methods=["GET"]),

@@ -52,5 +52,6 @@ def authentication_error(_conn: HTTPConnection, exc: Exception) -> JSONResponse:
     """A bad token is answered in GraphQL's error shape, with 401 so clients know to refresh or log in."""
     return JSONResponse(
         {"data": None, "errors": [{"message": str(exc), "extensions": {"code": "INVALID_TOKEN"}}]},
-        status_code=401, headers={"www-authenticate": 'Bearer error="invalid_token"'},
+        status_code=401,
+        headers={"www-authenticate": 'Bearer error="invalid_token"'},
     )

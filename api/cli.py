@@ -19,8 +19,15 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
 
     configure_logging(settings.log_level)
     if workers > 1:
-        uvicorn.run("api.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
-                    proxy_headers=True, log_config=None)
+        uvicorn.run(
+            "api.app:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=True,
+            log_config=None,
+        )
     else:
         from api.app import create_app
 
@@ -72,8 +79,11 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Demo logins (password for all: {DEMO_PASSWORD}):")
     for login in logins:
         print(f"  {login.email:<32} {login.role:<20} {login.party}")
-    print('\nFirst query: mutation { login(input: {email: "admin@platform.example", password: '
-          f'"{DEMO_PASSWORD}"}}) {{ ... on AuthTokens {{ accessToken }} }} }}\n', flush=True)
+    print(
+        '\nFirst query: mutation { login(input: {email: "admin@platform.example", password: '
+        f'"{DEMO_PASSWORD}"}}) {{ ... on AuthTokens {{ accessToken }} }} }}\n',
+        flush=True,
+    )
     if args.no_serve:
         return 0
     _serve(settings, args.host, args.port, 1)
@@ -115,37 +125,56 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="splitledger", description="Marketplace split-payment back office.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="serve the GraphQL API",
-                                description="Serve the API. Run `splitledger migrate` first.")
+    serve = commands.add_parser(
+        "serve", help="serve the GraphQL API", description="Serve the API. Run `splitledger migrate` first."
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     serve.set_defaults(handler=cmd_serve)
 
-    demo = commands.add_parser("demo", help="migrate, load demo data and serve with GraphiQL",
-                               description="Migrate the database (a SQLite file by default), load demo data, "
-                                           "print the demo logins and serve the API with GraphiQL.")
+    demo = commands.add_parser(
+        "demo",
+        help="migrate, load demo data and serve with GraphiQL",
+        description="Migrate the database (a SQLite file by default), load demo data, "
+        "print the demo logins and serve the API with GraphiQL.",
+    )
     demo.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     demo.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     demo.add_argument("--no-serve", action="store_true", help="load the data and exit")
     demo.set_defaults(handler=cmd_demo)
 
-    migrate = commands.add_parser("migrate", help="apply database migrations",
-                                  description="Bring the database to the newest migration.")
+    migrate = commands.add_parser(
+        "migrate", help="apply database migrations", description="Bring the database to the newest migration."
+    )
     migrate.set_defaults(handler=cmd_migrate)
 
-    schema = commands.add_parser("schema", help="print the GraphQL SDL",
-                                 description="Print the schema in GraphQL SDL (as committed in schema.graphql).")
+    schema = commands.add_parser(
+        "schema",
+        help="print the GraphQL SDL",
+        description="Print the schema in GraphQL SDL (as committed in schema.graphql).",
+    )
     schema.set_defaults(handler=cmd_schema)
 
     create_user = commands.add_parser(
-        "create-user", help="create a platform user (bootstrap the first admin)",
+        "create-user",
+        help="create a platform user (bootstrap the first admin)",
         description="Create a user of the platform party. The password comes from --password, "
-                    "SPLITLEDGER_BOOTSTRAP_PASSWORD or a prompt.")
+        "SPLITLEDGER_BOOTSTRAP_PASSWORD or a prompt.",
+    )
     create_user.add_argument("--email", required=True, help="login email")
-    create_user.add_argument("--role", default="platform_admin",
-                             choices=["platform_admin", "platform_finance", "platform_operations",
-                                      "platform_risk", "platform_auditor"], help="role (default platform_admin)")
+    create_user.add_argument(
+        "--role",
+        default="platform_admin",
+        choices=[
+            "platform_admin",
+            "platform_finance",
+            "platform_operations",
+            "platform_risk",
+            "platform_auditor",
+        ],
+        help="role (default platform_admin)",
+    )
     create_user.add_argument("--name", default=None, help="display name")
     create_user.add_argument("--password", default=None, help="password (at least 12 characters)")
     create_user.set_defaults(handler=cmd_create_user)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tortoise import Tortoise
 from tortoise.migrations.api import migrate
 
 from api.settings import Settings
@@ -27,8 +28,15 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
 
 
 async def run_migrations(database_url: str) -> None:
-    """Brings the database to the newest migration (tortoise's native migrations)."""
-    await migrate(config=tortoise_config(database_url))
+    """Brings the database to the newest migration (tortoise's native migrations).
+
+    tortoise's migrate() leaves its connections open; an open aiosqlite connection is a non-daemon thread that
+    would keep the process from exiting, so they are closed here.
+    """
+    try:
+        await migrate(config=tortoise_config(database_url))
+    finally:
+        await Tortoise.close_connections()
 
 
 def __getattr__(name: str) -> Any:

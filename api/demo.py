@@ -13,7 +13,7 @@ from domain.services import identity, parties
 from domain.services.parties import BankAccountDraft, MerchantDraft, PartnerDraft, SettlementProfileDraft
 from domain.services.runtime import Runtime
 
-DEMO_PASSWORD = "splitledger-demo-2026"  # noqa: S105 - printed on purpose; demo data only
+DEMO_PASSWORD = "splitledger-demo-2026"
 
 
 @dataclass(frozen=True)
@@ -26,29 +26,74 @@ class DemoLogin:
 async def load_demo_data(runtime: Runtime) -> list[DemoLogin]:
     """Creates the demo parties and users unless they exist; safe to run again."""
     platform = await parties.ensure_platform_party()
-    operator = Principal(user_id=0, party_id=platform.id, party_kind=PartyKind.PLATFORM, role="platform_admin",
-                         permissions=ROLE_PERMISSIONS["platform_admin"], mfa_passed=True)
+    operator = Principal(
+        user_id=0,
+        party_id=platform.id,
+        party_kind=PartyKind.PLATFORM,
+        role="platform_admin",
+        permissions=ROLE_PERMISSIONS["platform_admin"],
+        mfa_passed=True,
+    )
 
     async def party(kind: PartyKind, name: str, create) -> int:
         existing = await parties.find_party_by_name(operator, kind, name)
         return existing.id if existing is not None else (await create()).id
 
-    weekly_cny = SettlementProfileDraft(currency="CNY", cycle=SettlementCycle.WEEKLY, anchor_day=1, delay_days=1,
-                                        minimum_payout="100.00", hold_days=7)
-    tea = await party(PartyKind.MERCHANT, "West Lake Tea House", lambda: parties.create_merchant(
-        operator, runtime, MerchantDraft(
-            name="West Lake Tea House", tier=MerchantTier.GOLD, category="tea", kyc_status=KycStatus.VERIFIED,
-            contact_email="finance@westlaketea.example", settlement_profile=weekly_cny,
-            bank_account=BankAccountDraft("West Lake Tea House Ltd", "Bank of Hangzhou", "6222021001234567"))))
-    silk = await party(PartyKind.MERCHANT, "Suzhou Silk Works", lambda: parties.create_merchant(
-        operator, runtime, MerchantDraft(
-            name="Suzhou Silk Works", tier=MerchantTier.STANDARD, category="apparel",
-            kyc_status=KycStatus.VERIFIED, contact_email="accounts@suzhousilk.example",
-            bank_account=BankAccountDraft("Suzhou Silk Works Co", "Bank of Suzhou", "6217001209876543"))))
-    courier = await party(PartyKind.LOGISTICS, "Swift Courier", lambda: parties.create_partner(
-        operator, runtime, PartyKind.LOGISTICS, PartnerDraft(
-            name="Swift Courier", contact_email="billing@swiftcourier.example",
-            bank_account=BankAccountDraft("Swift Courier Logistics", "China Merchants Bank", "6225880011112222"))))
+    weekly_cny = SettlementProfileDraft(
+        currency="CNY",
+        cycle=SettlementCycle.WEEKLY,
+        anchor_day=1,
+        delay_days=1,
+        minimum_payout="100.00",
+        hold_days=7,
+    )
+    tea = await party(
+        PartyKind.MERCHANT,
+        "West Lake Tea House",
+        lambda: parties.create_merchant(
+            operator,
+            runtime,
+            MerchantDraft(
+                name="West Lake Tea House",
+                tier=MerchantTier.GOLD,
+                category="tea",
+                kyc_status=KycStatus.VERIFIED,
+                contact_email="finance@westlaketea.example",
+                settlement_profile=weekly_cny,
+                bank_account=BankAccountDraft("West Lake Tea House Ltd", "Bank of Hangzhou", "6222021001234567"),
+            ),
+        ),
+    )
+    silk = await party(
+        PartyKind.MERCHANT,
+        "Suzhou Silk Works",
+        lambda: parties.create_merchant(
+            operator,
+            runtime,
+            MerchantDraft(
+                name="Suzhou Silk Works",
+                tier=MerchantTier.STANDARD,
+                category="apparel",
+                kyc_status=KycStatus.VERIFIED,
+                contact_email="accounts@suzhousilk.example",
+                bank_account=BankAccountDraft("Suzhou Silk Works Co", "Bank of Suzhou", "6217001209876543"),
+            ),
+        ),
+    )
+    courier = await party(
+        PartyKind.LOGISTICS,
+        "Swift Courier",
+        lambda: parties.create_partner(
+            operator,
+            runtime,
+            PartyKind.LOGISTICS,
+            PartnerDraft(
+                name="Swift Courier",
+                contact_email="billing@swiftcourier.example",
+                bank_account=BankAccountDraft("Swift Courier Logistics", "China Merchants Bank", "6225880011112222"),
+            ),
+        ),
+    )
 
     wanted = [
         ("admin@platform.example", "platform_admin", platform.id, "Platform"),

@@ -59,9 +59,14 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            logger.info("request", extra={
-                "method": scope.get("method"), "path": scope.get("path"), "status": status_holder["status"],
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                "client": (scope.get("client") or ("", 0))[0],
-            })
+            logger.info(
+                "request",
+                extra={
+                    "method": scope.get("method"),
+                    "path": scope.get("path"),
+                    "status": status_holder["status"],
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "client": (scope.get("client") or ("", 0))[0],
+                },
+            )
             request_id_var.reset(token)

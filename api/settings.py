@@ -47,8 +47,16 @@ class Settings:
         jwt_keys = _parse_keys(self.jwt_keys, "SPLITLEDGER_JWT_KEYS", decode=str.encode)
         data_keys = _parse_keys(self.data_keys, "SPLITLEDGER_DATA_KEYS", decode=_b64)
         try:
-            object.__setattr__(self, "signing_keys", SigningKeys(
-                keys=jwt_keys, active_kid=next(iter(jwt_keys)), issuer=self.jwt_issuer, audience=self.jwt_audience))
+            object.__setattr__(
+                self,
+                "signing_keys",
+                SigningKeys(
+                    keys=jwt_keys,
+                    active_kid=next(iter(jwt_keys)),
+                    issuer=self.jwt_issuer,
+                    audience=self.jwt_audience,
+                ),
+            )
             object.__setattr__(self, "encryption_keys", DataKeys(keys=data_keys, active_kid=next(iter(data_keys))))
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
@@ -66,8 +74,9 @@ class Settings:
         problems = []
         dev_jwt = _parse_keys(DEV_JWT_KEYS, "", decode=str.encode)
         dev_data = _parse_keys(DEV_DATA_KEYS, "", decode=_b64)
-        if any(self.signing_keys.keys.get(kid) == key for kid, key in dev_jwt.items()) or \
-                set(self.signing_keys.keys.values()) & set(dev_jwt.values()):
+        if any(self.signing_keys.keys.get(kid) == key for kid, key in dev_jwt.items()) or set(
+            self.signing_keys.keys.values()
+        ) & set(dev_jwt.values()):
             problems.append("SPLITLEDGER_JWT_KEYS still holds the development signing key")
         if set(self.encryption_keys.keys.values()) & set(dev_data.values()):
             problems.append("SPLITLEDGER_DATA_KEYS still holds the development data key")

@@ -35,32 +35,86 @@ _ALL_READS = frozenset(p for p in PERMISSIONS if p.endswith(":read"))
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "platform_admin": frozenset(PERMISSIONS),
-    "platform_finance": frozenset({
-        "parties:read", "pii:reveal", "payments:read", "ledger:read", "settlements:read", "settlements:run",
-        "payouts:read", "payouts:approve", "refunds:read", "refunds:create", "reports:read", "rules:read",
-    }),
-    "platform_operations": frozenset({
-        "parties:read", "merchants:write", "partners:write", "payments:read", "payments:write",
-        "refunds:read", "refunds:create", "rules:read", "rules:write", "ledger:read",
-    }),
-    "platform_risk": frozenset({
-        "parties:read", "payments:read", "refunds:read", "ledger:read", "risk:read", "risk:write",
-        "reports:read",
-    }),
+    "platform_finance": frozenset(
+        {
+            "parties:read",
+            "pii:reveal",
+            "payments:read",
+            "ledger:read",
+            "settlements:read",
+            "settlements:run",
+            "payouts:read",
+            "payouts:approve",
+            "refunds:read",
+            "refunds:create",
+            "reports:read",
+            "rules:read",
+        }
+    ),
+    "platform_operations": frozenset(
+        {
+            "parties:read",
+            "merchants:write",
+            "partners:write",
+            "payments:read",
+            "payments:write",
+            "refunds:read",
+            "refunds:create",
+            "rules:read",
+            "rules:write",
+            "ledger:read",
+        }
+    ),
+    "platform_risk": frozenset(
+        {
+            "parties:read",
+            "payments:read",
+            "refunds:read",
+            "ledger:read",
+            "risk:read",
+            "risk:write",
+            "reports:read",
+        }
+    ),
     "platform_auditor": _ALL_READS | {"audit:read"},
-    "merchant_admin": frozenset({
-        "parties:read", "pii:reveal", "users:read", "users:write", "rules:read", "payments:read",
-        "ledger:read", "settlements:read", "payouts:read", "refunds:read", "refunds:create", "reports:read",
-        "apikeys:write",
-    }),
-    "merchant_finance": frozenset({
-        "parties:read", "payments:read", "ledger:read", "settlements:read", "payouts:read", "refunds:read",
-        "reports:read",
-    }),
+    "merchant_admin": frozenset(
+        {
+            "parties:read",
+            "pii:reveal",
+            "users:read",
+            "users:write",
+            "rules:read",
+            "payments:read",
+            "ledger:read",
+            "settlements:read",
+            "payouts:read",
+            "refunds:read",
+            "refunds:create",
+            "reports:read",
+            "apikeys:write",
+        }
+    ),
+    "merchant_finance": frozenset(
+        {
+            "parties:read",
+            "payments:read",
+            "ledger:read",
+            "settlements:read",
+            "payouts:read",
+            "refunds:read",
+            "reports:read",
+        }
+    ),
     "merchant_staff": frozenset({"parties:read", "payments:read", "refunds:read"}),
-    "logistics_partner": frozenset({
-        "parties:read", "payments:read", "ledger:read", "settlements:read", "payouts:read",
-    }),
+    "logistics_partner": frozenset(
+        {
+            "parties:read",
+            "payments:read",
+            "ledger:read",
+            "settlements:read",
+            "payouts:read",
+        }
+    ),
     "supplier": frozenset({"parties:read", "payments:read", "ledger:read", "settlements:read", "payouts:read"}),
 }
 

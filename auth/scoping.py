@@ -43,7 +43,10 @@ def _own_user(principal: Principal) -> Filter:
 
 
 _PLATFORM, _MERCHANT, _LOGISTICS, _SUPPLIER = (
-    PartyKind.PLATFORM, PartyKind.MERCHANT, PartyKind.LOGISTICS, PartyKind.SUPPLIER,
+    PartyKind.PLATFORM,
+    PartyKind.MERCHANT,
+    PartyKind.LOGISTICS,
+    PartyKind.SUPPLIER,
 )
 
 # model name -> party kind -> rule, for reading.

@@ -45,8 +45,9 @@ class AccessClaims:
     expires_at: datetime
 
 
-def issue_access_token(keys: SigningKeys, *, user_id: int, session_id: int, mfa_passed: bool,
-                       now: datetime, ttl: timedelta) -> tuple[str, datetime]:
+def issue_access_token(
+    keys: SigningKeys, *, user_id: int, session_id: int, mfa_passed: bool, now: datetime, ttl: timedelta
+) -> tuple[str, datetime]:
     expires_at = now + ttl
     payload = {
         "sub": str(user_id),
@@ -57,8 +58,7 @@ def issue_access_token(keys: SigningKeys, *, user_id: int, session_id: int, mfa_
         "iss": keys.issuer,
         "aud": keys.audience,
     }
-    token = jwt.encode(payload, keys.keys[keys.active_kid], algorithm=ALGORITHM,
-                       headers={"kid": keys.active_kid})
+    token = jwt.encode(payload, keys.keys[keys.active_kid], algorithm=ALGORITHM, headers={"kid": keys.active_kid})
     return token, expires_at
 
 

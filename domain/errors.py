@@ -73,6 +73,7 @@ class Forbidden(DomainError):
 class AuthenticationFailed(DomainError):
     """Credentials or token were wrong, expired or revoked; deliberately vague."""
 
-    def __init__(self, message: str = "invalid credentials", *,
-                 code: ErrorCode | str = ErrorCode.AUTHENTICATION_FAILED) -> None:
+    def __init__(
+        self, message: str = "invalid credentials", *, code: ErrorCode | str = ErrorCode.AUTHENTICATION_FAILED
+    ) -> None:
         super().__init__(code, message)

@@ -12,11 +12,45 @@ from domain.errors import InvalidInput
 # ISO 4217 minor-unit exponents for the currencies a marketplace in our markets settles in.
 # A currency missing here is unknown and rejected, never guessed.
 CURRENCY_EXPONENTS: dict[str, int] = {
-    "AED": 2, "AUD": 2, "BHD": 3, "BRL": 2, "CAD": 2, "CHF": 2, "CLP": 0, "CNY": 2, "CZK": 2,
-    "DKK": 2, "EUR": 2, "GBP": 2, "HKD": 2, "HUF": 2, "IDR": 2, "ILS": 2, "INR": 2, "ISK": 0,
-    "JOD": 3, "JPY": 0, "KRW": 0, "KWD": 3, "MXN": 2, "MYR": 2, "NOK": 2, "NZD": 2, "OMR": 3,
-    "PHP": 2, "PLN": 2, "SAR": 2, "SEK": 2, "SGD": 2, "THB": 2, "TND": 3, "TRY": 2, "TWD": 2,
-    "USD": 2, "VND": 0, "ZAR": 2,
+    "AED": 2,
+    "AUD": 2,
+    "BHD": 3,
+    "BRL": 2,
+    "CAD": 2,
+    "CHF": 2,
+    "CLP": 0,
+    "CNY": 2,
+    "CZK": 2,
+    "DKK": 2,
+    "EUR": 2,
+    "GBP": 2,
+    "HKD": 2,
+    "HUF": 2,
+    "IDR": 2,
+    "ILS": 2,
+    "INR": 2,
+    "ISK": 0,
+    "JOD": 3,
+    "JPY": 0,
+    "KRW": 0,
+    "KWD": 3,
+    "MXN": 2,
+    "MYR": 2,
+    "NOK": 2,
+    "NZD": 2,
+    "OMR": 3,
+    "PHP": 2,
+    "PLN": 2,
+    "SAR": 2,
+    "SEK": 2,
+    "SGD": 2,
+    "THB": 2,
+    "TND": 3,
+    "TRY": 2,
+    "TWD": 2,
+    "USD": 2,
+    "VND": 0,
+    "ZAR": 2,
 }
 
 # Digits, an optional point and digits; no sign, exponent, spaces or grouping separators.
@@ -67,8 +101,9 @@ class Money:
         return f"{sign}{units}.{fraction:0{exponent}d}" if exponent else f"{sign}{units}"
 
 
-def parse_amount(text: str | int | Decimal, currency: str, *, field: str = "amount",
-                 allow_negative: bool = False) -> Money:
+def parse_amount(
+    text: str | int | Decimal, currency: str, *, field: str = "amount", allow_negative: bool = False
+) -> Money:
     """Parse major units ('150.00', '150', 150) of `currency` into exact minor units.
 
     Rejects more decimals than the currency has (never rounds), negative amounts unless allowed,
@@ -76,9 +111,12 @@ def parse_amount(text: str | int | Decimal, currency: str, *, field: str = "amou
     """
     code = normalize_currency(currency)
     exponent = currency_exponent(code)
-    if isinstance(text, bool) or isinstance(text, float):
-        raise InvalidInput("INVALID_AMOUNT", f"{field}: send amounts as decimal strings such as "
-                           f"\"150.00\", not as floating-point numbers", field=field)
+    if isinstance(text, (bool, float)):
+        raise InvalidInput(
+            "INVALID_AMOUNT",
+            f'{field}: send amounts as decimal strings such as "150.00", not as floating-point numbers',
+            field=field,
+        )
     if isinstance(text, Decimal):
         if not text.is_finite():
             raise InvalidInput("INVALID_AMOUNT", f"{field}: {text} is not a finite amount", field=field)
@@ -88,8 +126,11 @@ def parse_amount(text: str | int | Decimal, currency: str, *, field: str = "amou
     body = raw[1:] if negative else raw
     match = _DECIMAL_TEXT.match(body)
     if match is None:
-        raise InvalidInput("INVALID_AMOUNT", f"{field}: {raw!r} is not a decimal amount "
-                           f"(expected digits with an optional point, e.g. \"150.00\")", field=field)
+        raise InvalidInput(
+            "INVALID_AMOUNT",
+            f'{field}: {raw!r} is not a decimal amount (expected digits with an optional point, e.g. "150.00")',
+            field=field,
+        )
     fraction = match.group("fraction") or ""
     if len(fraction) > exponent:
         raise InvalidInput(
@@ -100,12 +141,12 @@ def parse_amount(text: str | int | Decimal, currency: str, *, field: str = "amou
     amount_minor = int(match.group("units")) * 10**exponent + int(fraction.ljust(exponent, "0") or "0")
     if negative and amount_minor != 0:
         if not allow_negative:
-            raise InvalidInput("NEGATIVE_AMOUNT", f"{field}: {raw} is negative; it must be zero or more",
-                               field=field)
+            raise InvalidInput("NEGATIVE_AMOUNT", f"{field}: {raw} is negative; it must be zero or more", field=field)
         amount_minor = -amount_minor
     if abs(amount_minor) > MAX_AMOUNT_MINOR:
-        raise InvalidInput("AMOUNT_TOO_LARGE", f"{field}: {raw} {code} exceeds the largest amount accepted",
-                           field=field)
+        raise InvalidInput(
+            "AMOUNT_TOO_LARGE", f"{field}: {raw} {code} exceeds the largest amount accepted", field=field
+        )
     return Money(amount_minor, code)
 
 

@@ -53,8 +53,11 @@ def normalize_name(name: str, *, field: str = "name") -> str:
     if not folded:
         raise InvalidInput("INVALID_NAME", f"{field} must not be empty", field=field)
     if len(folded) > MAX_NAME_LENGTH:
-        raise InvalidInput("INVALID_NAME", f"{field} is {len(folded)} characters; at most "
-                           f"{MAX_NAME_LENGTH} are allowed", field=field)
+        raise InvalidInput(
+            "INVALID_NAME",
+            f"{field} is {len(folded)} characters; at most {MAX_NAME_LENGTH} are allowed",
+            field=field,
+        )
     return folded
 
 
@@ -77,14 +80,23 @@ class SettlementProfile:
     def __post_init__(self) -> None:
         field = "settlementProfile"
         if self.minimum_payout.currency != self.currency:
-            raise InvalidInput("CURRENCY_MISMATCH", f"{field}.minimumPayout is in "
-                               f"{self.minimum_payout.currency} but the profile settles in {self.currency}",
-                               field=f"{field}.minimumPayout")
+            raise InvalidInput(
+                "CURRENCY_MISMATCH",
+                f"{field}.minimumPayout is in "
+                f"{self.minimum_payout.currency} but the profile settles in {self.currency}",
+                field=f"{field}.minimumPayout",
+            )
         if self.minimum_payout.amount_minor < 0:
-            raise InvalidInput("NEGATIVE_AMOUNT", f"{field}.minimumPayout must be zero or more",
-                               field=f"{field}.minimumPayout")
-        anchor_range = {SettlementCycle.DAILY: (0, 0), SettlementCycle.WEEKLY: (1, 7),
-                        SettlementCycle.MONTHLY: (1, 28)}[self.cycle]
+            raise InvalidInput(
+                "NEGATIVE_AMOUNT",
+                f"{field}.minimumPayout must be zero or more",
+                field=f"{field}.minimumPayout",
+            )
+        anchor_range = {
+            SettlementCycle.DAILY: (0, 0),
+            SettlementCycle.WEEKLY: (1, 7),
+            SettlementCycle.MONTHLY: (1, 28),
+        }[self.cycle]
         if not anchor_range[0] <= self.anchor_day <= anchor_range[1]:
             raise InvalidInput(
                 "INVALID_ANCHOR_DAY",
@@ -95,17 +107,29 @@ class SettlementProfile:
                 field=f"{field}.anchorDay",
             )
         if not 0 <= self.delay_days <= MAX_DELAY_DAYS:
-            raise InvalidInput("INVALID_DELAY_DAYS", f"{field}.delayDays must be 0..{MAX_DELAY_DAYS}, "
-                               f"got {self.delay_days}", field=f"{field}.delayDays")
+            raise InvalidInput(
+                "INVALID_DELAY_DAYS",
+                f"{field}.delayDays must be 0..{MAX_DELAY_DAYS}, got {self.delay_days}",
+                field=f"{field}.delayDays",
+            )
         if not 0 <= self.hold_days <= MAX_HOLD_DAYS:
-            raise InvalidInput("INVALID_HOLD_DAYS", f"{field}.holdDays must be 0..{MAX_HOLD_DAYS}, "
-                               f"got {self.hold_days}", field=f"{field}.holdDays")
+            raise InvalidInput(
+                "INVALID_HOLD_DAYS",
+                f"{field}.holdDays must be 0..{MAX_HOLD_DAYS}, got {self.hold_days}",
+                field=f"{field}.holdDays",
+            )
 
 
 def default_settlement_profile(currency: str = "CNY") -> SettlementProfile:
     """T+1 daily settlement, no minimum, seven days' hold: what a new party gets unless told otherwise."""
-    return SettlementProfile(currency=currency, cycle=SettlementCycle.DAILY, anchor_day=0, delay_days=1,
-                             minimum_payout=Money(0, currency), hold_days=7)
+    return SettlementProfile(
+        currency=currency,
+        cycle=SettlementCycle.DAILY,
+        anchor_day=0,
+        delay_days=1,
+        minimum_payout=Money(0, currency),
+        hold_days=7,
+    )
 
 
 def mask_account_number(last4: str) -> str:
@@ -117,6 +141,9 @@ def validate_account_number(account_number: str, *, field: str = "bankAccount.ac
     """Bank account numbers / IBANs: letters and digits only once spaces are dropped, 6 to 34 long."""
     compact = "".join(account_number.split()).upper()
     if not compact.isalnum() or not compact.isascii() or not 6 <= len(compact) <= 34:
-        raise InvalidInput("INVALID_ACCOUNT_NUMBER", f"{field} must be 6 to 34 letters and digits "
-                           "(spaces allowed between groups)", field=field)
+        raise InvalidInput(
+            "INVALID_ACCOUNT_NUMBER",
+            f"{field} must be 6 to 34 letters and digits (spaces allowed between groups)",
+            field=field,
+        )
     return compact

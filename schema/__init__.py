@@ -28,10 +28,19 @@ class Query(NodeQuery, AuthQuery, MerchantQuery):
     pass
 
 
-@strawberry.type(description="Everything a caller can change. Each mutation takes one input and returns a "
-                             "union of its success type and the typed errors it can meet.")
+@strawberry.type(
+    description="Everything a caller can change. Each mutation takes one input and returns a "
+    "union of its success type and the typed errors it can meet."
+)
 class Mutation(AuthMutation, MerchantMutation):
     pass
+
+
+class SplitledgerSchema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None) -> None:
+        # Expected errors (permissions, bad input) are not worth a traceback; the ErrorCodes extension logs
+        # the unexpected ones once, with the request id.
+        return None
 
 
 @dataclass(frozen=True)
@@ -41,20 +50,20 @@ class SchemaLimits:
     max_tokens: int = 5000
 
 
-def build_schema(*, production: bool = False, limits: SchemaLimits = SchemaLimits()) -> strawberry.Schema:
+def build_schema(*, production: bool = False, limits: SchemaLimits = SchemaLimits()) -> SplitledgerSchema:
+    # Factories, not instances: strawberry builds fresh extensions for every request.
     extensions: list = [
-        QueryDepthLimiter(max_depth=limits.max_depth),
-        MaxAliasesLimiter(max_alias_count=limits.max_aliases),
-        MaxTokensLimiter(max_token_count=limits.max_tokens),
-        ErrorCodes(mask_unexpected=production),
+        lambda: QueryDepthLimiter(max_depth=limits.max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+        lambda: ErrorCodes(mask_unexpected=production),
     ]
     if production:
-        extensions.append(DisableIntrospection())
-    return strawberry.Schema(
+        extensions.append(DisableIntrospection)
+    return SplitledgerSchema(
         query=Query,
         mutation=Mutation,
         types=[Merchant, LogisticsPartner, Supplier, Platform],
         extensions=extensions,
-        config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production,
-                                relay_max_results=100),
+        config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production, relay_max_results=100),
     )

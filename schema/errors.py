@@ -6,20 +6,23 @@ import strawberry
 
 from domain.errors import AlreadyExists, DomainError, ErrorCode, InvalidInput, NotFound
 
-ErrorCodeEnum = strawberry.enum(ErrorCode, name="ErrorCode",
-                                description="Stable, machine-readable codes of the errors a caller can get.")
+ErrorCodeEnum = strawberry.enum(
+    ErrorCode, name="ErrorCode", description="Stable, machine-readable codes of the errors a caller can get."
+)
 
 
-@strawberry.interface(description="An expected error: the request was understood, but the input is not "
-                                  "acceptable. Nothing was written.")
+@strawberry.interface(
+    description="An expected error: the request was understood, but the input is not acceptable. Nothing was written."
+)
 class UserError:
     code: ErrorCodeEnum = strawberry.field(description="Stable code to branch on.")
     message: str = strawberry.field(description="What was wrong and what is allowed, for people.")
     field: str | None = strawberry.field(description="The input field at fault (a dotted path), if one is.")
 
 
-@strawberry.type(description="The input broke a rule: a format, a range, an unknown currency, too many "
-                             "decimals, a negative amount.")
+@strawberry.type(
+    description="The input broke a rule: a format, a range, an unknown currency, too many decimals, a negative amount."
+)
 class ValidationError(UserError):
     pass
 

@@ -37,8 +37,10 @@ class ErrorCodes(SchemaExtension):
             return _with(error, error.message, extensions)
         if original is None or isinstance(original, GraphQLError):
             # Validation, parsing, permission: written for clients already.
-            extensions.setdefault("code", "GRAPHQL_VALIDATION_FAILED" if original is None and not error.path
-                                  else ErrorCode.INVALID_INPUT.value)
+            extensions.setdefault(
+                "code",
+                "GRAPHQL_VALIDATION_FAILED" if original is None and not error.path else ErrorCode.INVALID_INPUT.value,
+            )
             return _with(error, error.message, extensions)
         if isinstance(original, ValueError) and error.path is None:
             extensions.setdefault("code", ErrorCode.INVALID_INPUT.value)
@@ -49,5 +51,12 @@ class ErrorCodes(SchemaExtension):
 
 
 def _with(error: GraphQLError, message: str, extensions: dict) -> GraphQLError:
-    return GraphQLError(message, nodes=error.nodes, source=error.source, positions=error.positions,
-                        path=error.path, original_error=error.original_error, extensions=extensions)
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=error.original_error,
+        extensions=extensions,
+    )

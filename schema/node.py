@@ -11,14 +11,21 @@ from schema.permissions import describe, requires
 
 # Type name in a global id -> the type that resolves it. A type missing here is not reachable by node().
 NODE_TYPES: dict[str, type[relay.Node]] = {
-    "Merchant": Merchant, "LogisticsPartner": LogisticsPartner, "Supplier": Supplier, "Platform": Platform,
+    "Merchant": Merchant,
+    "LogisticsPartner": LogisticsPartner,
+    "Supplier": Supplier,
+    "Platform": Platform,
 }
 
 
 @strawberry.type
 class NodeQuery:
-    @strawberry.field(description=describe("Any object by its global id; null when it does not exist or is out "
-                                           "of the caller's scope.", None), extensions=[requires()])
+    @strawberry.field(
+        description=describe(
+            "Any object by its global id; null when it does not exist or is out of the caller's scope.", None
+        ),
+        extensions=[requires()],
+    )
     async def node(self, info: Info, id: relay.GlobalID) -> relay.Node | None:
         node_type = NODE_TYPES.get(id.type_name)
         if node_type is None:

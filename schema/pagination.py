@@ -49,14 +49,15 @@ def decode_cursor(cursor: str) -> int:
         text = base64.urlsafe_b64decode(cursor.encode()).decode()
         if not text.startswith(_CURSOR_PREFIX):
             raise ValueError
-        return int(text[len(_CURSOR_PREFIX):])
+        return int(text[len(_CURSOR_PREFIX) :])
     except ValueError:
         raise InvalidInput("INVALID_CURSOR", "after is not a cursor returned by this list", field="after") from None
 
 
 def page_request(first: int | None, after: str | None) -> PageRequest:
-    return PageRequest(first=DEFAULT_PAGE_SIZE if first is None else first,
-                       after_id=decode_cursor(after) if after else None)
+    return PageRequest(
+        first=DEFAULT_PAGE_SIZE if first is None else first, after_id=decode_cursor(after) if after else None
+    )
 
 
 def to_connection(page: Page[Any], convert: Callable[[Any], NodeType]) -> Connection[NodeType]:

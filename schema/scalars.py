@@ -10,9 +10,11 @@ from graphql import FloatValueNode, IntValueNode, StringValueNode, ValueNode
 
 
 def _parse_decimal(value: Any) -> Decimal:
-    if isinstance(value, bool) or isinstance(value, float):
-        raise ValueError('send decimal amounts as strings, such as "150.00"; floating-point numbers are '
-                         "not accepted because they cannot hold amounts exactly")
+    if isinstance(value, (bool, float)):
+        raise ValueError(
+            'send decimal amounts as strings, such as "150.00"; floating-point numbers are '
+            "not accepted because they cannot hold amounts exactly"
+        )
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, str):
@@ -39,8 +41,8 @@ def _serialize_decimal(value: Decimal) -> str:
 
 DECIMAL_SCALAR = strawberry.scalar(
     name="Decimal",
-    description="An exact decimal number as a string, e.g. \"150.00\". Money amounts are in major units and "
-                "never have more decimals than their currency allows.",
+    description='An exact decimal number as a string, e.g. "150.00". Money amounts are in major units and '
+    "never have more decimals than their currency allows.",
     serialize=_serialize_decimal,
     parse_value=_parse_decimal,
     parse_literal=_parse_decimal_literal,

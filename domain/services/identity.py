@@ -11,7 +11,13 @@ from tortoise.transactions import in_transaction
 from auth import passwords
 from auth.principal import Principal
 from auth.roles import ROLE_PARTY_KIND, permissions_for
-from auth.tokens import InvalidToken, decode_access_token, hash_opaque_token, issue_access_token, new_refresh_token
+from auth.tokens import (
+    InvalidToken,
+    decode_access_token,
+    hash_opaque_token,
+    issue_access_token,
+    new_refresh_token,
+)
 from domain.errors import AlreadyExists, AuthenticationFailed, InvalidInput, NotFound
 from domain.models import AuthSession, Party, RefreshToken, User
 from domain.parties import normalize_name
@@ -54,8 +60,12 @@ async def login(runtime: Runtime, email: str, password: str, client: ClientInfo 
     now = runtime.now()
     async with in_transaction():
         session = await AuthSession.create(
-            user_id=user.id, mfa_passed=False, last_used_at=now, expires_at=now + runtime.refresh_token_ttl,
-            ip_address=(client.ip_address or None), user_agent=(client.user_agent or "")[:400] or None,
+            user_id=user.id,
+            mfa_passed=False,
+            last_used_at=now,
+            expires_at=now + runtime.refresh_token_ttl,
+            ip_address=(client.ip_address or None),
+            user_agent=(client.user_agent or "")[:400] or None,
         )
         refresh_token = await _new_refresh_token(session, now, runtime)
         user.last_login_at = now
@@ -63,15 +73,23 @@ async def login(runtime: Runtime, email: str, password: str, client: ClientInfo 
             user.password_hash = passwords.hash_password(password)
         await user.save(update_fields=["last_login_at", "password_hash"])
     access_token, access_expires = issue_access_token(
-        runtime.signing_keys, user_id=user.id, session_id=session.id, mfa_passed=session.mfa_passed,
-        now=now, ttl=runtime.access_token_ttl)
+        runtime.signing_keys,
+        user_id=user.id,
+        session_id=session.id,
+        mfa_passed=session.mfa_passed,
+        now=now,
+        ttl=runtime.access_token_ttl,
+    )
     return IssuedTokens(user, session.mfa_passed, access_token, access_expires, refresh_token, session.expires_at)
 
 
 async def _new_refresh_token(session: AuthSession, now: datetime, runtime: Runtime) -> str:
     token = new_refresh_token()
-    await RefreshToken.create(session_id=session.id, token_hash=hash_opaque_token(token),
-                              expires_at=min(session.expires_at, now + runtime.refresh_token_ttl))
+    await RefreshToken.create(
+        session_id=session.id,
+        token_hash=hash_opaque_token(token),
+        expires_at=min(session.expires_at, now + runtime.refresh_token_ttl),
+    )
     return token
 
 
@@ -91,8 +109,12 @@ async def refresh(runtime: Runtime, refresh_token: str) -> IssuedTokens:
                 await session.save(update_fields=["revoked_at", "revoke_reason"])
         else:
             user = await User.filter(id=session.user_id).select_related("party").get()
-            if session.revoked_at is not None or session.expires_at <= now or stored.expires_at <= now \
-                    or not user.is_active:
+            if (
+                session.revoked_at is not None
+                or session.expires_at <= now
+                or stored.expires_at <= now
+                or not user.is_active
+            ):
                 raise AuthenticationFailed("refresh token is invalid", code="INVALID_REFRESH_TOKEN")
             stored.rotated_at = now
             await stored.save(update_fields=["rotated_at"])
@@ -101,11 +123,17 @@ async def refresh(runtime: Runtime, refresh_token: str) -> IssuedTokens:
             new_token = await _new_refresh_token(session, now, runtime)
     if reused:
         # Raised after the commit, so the revocation of the whole family stays.
-        raise AuthenticationFailed("refresh token was already used; the session has been ended",
-                                   code="INVALID_REFRESH_TOKEN")
+        raise AuthenticationFailed(
+            "refresh token was already used; the session has been ended", code="INVALID_REFRESH_TOKEN"
+        )
     access_token, access_expires = issue_access_token(
-        runtime.signing_keys, user_id=user.id, session_id=session.id, mfa_passed=session.mfa_passed,
-        now=now, ttl=runtime.access_token_ttl)
+        runtime.signing_keys,
+        user_id=user.id,
+        session_id=session.id,
+        mfa_passed=session.mfa_passed,
+        now=now,
+        ttl=runtime.access_token_ttl,
+    )
     return IssuedTokens(user, session.mfa_passed, access_token, access_expires, new_token, session.expires_at)
 
 
@@ -114,7 +142,8 @@ async def logout(principal: Principal, runtime: Runtime) -> None:
     if principal.session_id is None:
         raise AuthenticationFailed("authentication required", code="UNAUTHENTICATED")
     await AuthSession.filter(id=principal.session_id, revoked_at__isnull=True).update(
-        revoked_at=runtime.now(), revoke_reason="logout")
+        revoked_at=runtime.now(), revoke_reason="logout"
+    )
 
 
 async def principal_for_access_token(runtime: Runtime, token: str) -> Principal:
@@ -124,8 +153,9 @@ async def principal_for_access_token(runtime: Runtime, token: str) -> Principal:
         claims = decode_access_token(runtime.signing_keys, token, now=now)
     except InvalidToken as exc:
         raise AuthenticationFailed(f"access token rejected: {exc}", code="INVALID_TOKEN") from None
-    session = await AuthSession.filter(id=claims.session_id, user_id=claims.user_id).select_related(
-        "user__party").first()
+    session = (
+        await AuthSession.filter(id=claims.session_id, user_id=claims.user_id).select_related("user__party").first()
+    )
     if session is None or session.revoked_at is not None or session.expires_at <= now:
         raise AuthenticationFailed("access token rejected: session ended", code="INVALID_TOKEN")
     user: User = session.user
@@ -133,8 +163,12 @@ async def principal_for_access_token(runtime: Runtime, token: str) -> Principal:
         raise AuthenticationFailed("access token rejected: user disabled", code="INVALID_TOKEN")
     party: Party = user.party
     return Principal(
-        user_id=user.id, party_id=party.id, party_kind=party.kind, role=user.role,
-        permissions=permissions_for(user.role), mfa_passed=session.mfa_passed and claims.mfa_passed,
+        user_id=user.id,
+        party_id=party.id,
+        party_kind=party.kind,
+        role=user.role,
+        permissions=permissions_for(user.role),
+        mfa_passed=session.mfa_passed and claims.mfa_passed,
         session_id=session.id,
     )
 
@@ -148,29 +182,36 @@ async def current_user(principal: Principal) -> User:
     return user
 
 
-async def create_user_unchecked(email: str, password: str, role: str, party_id: int,
-                                display_name: str | None = None) -> User:
+async def create_user_unchecked(
+    email: str, password: str, role: str, party_id: int, display_name: str | None = None
+) -> User:
     """Creates a user without asking who is asking: for the bootstrap command and demo data only."""
     address = normalize_email(email)
     problem = passwords.password_problem(password)
     if problem:
         raise InvalidInput("WEAK_PASSWORD", problem, field="password")
     if role not in ROLE_PARTY_KIND:
-        raise InvalidInput("UNKNOWN_ROLE", f"unknown role {role!r}; one of: {', '.join(ROLE_PARTY_KIND)}",
-                           field="role")
+        raise InvalidInput("UNKNOWN_ROLE", f"unknown role {role!r}; one of: {', '.join(ROLE_PARTY_KIND)}", field="role")
     party = await Party.get_or_none(id=party_id)
     if party is None:
         raise NotFound("party", field="partyId")
     if party.kind != ROLE_PARTY_KIND[role]:
-        raise InvalidInput("ROLE_PARTY_MISMATCH", f"role {role} belongs to a {ROLE_PARTY_KIND[role].lower()} "
-                           f"party, not a {party.kind.lower()}", field="role")
+        raise InvalidInput(
+            "ROLE_PARTY_MISMATCH",
+            f"role {role} belongs to a {ROLE_PARTY_KIND[role].lower()} party, not a {party.kind.lower()}",
+            field="role",
+        )
     name = normalize_name(display_name or address.split("@")[0], field="displayName")
     if await User.filter(email=address).exists():
         raise AlreadyExists("DUPLICATE_EMAIL", f"a user with email {address} already exists", field="email")
     try:
         async with in_transaction():
-            return await User.create(email=address, display_name=name, role=role, party_id=party.id,
-                                     password_hash=passwords.hash_password(password))
+            return await User.create(
+                email=address,
+                display_name=name,
+                role=role,
+                party_id=party.id,
+                password_hash=passwords.hash_password(password),
+            )
     except IntegrityError:
-        raise AlreadyExists("DUPLICATE_EMAIL", f"a user with email {address} already exists",
-                            field="email") from None
+        raise AlreadyExists("DUPLICATE_EMAIL", f"a user with email {address} already exists", field="email") from None

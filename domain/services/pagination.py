@@ -21,8 +21,11 @@ class PageRequest:
 
     def checked(self, max_page_size: int) -> PageRequest:
         if not 1 <= self.first <= max_page_size:
-            raise InvalidInput("INVALID_PAGE_SIZE", f"first must be between 1 and {max_page_size}, "
-                               f"got {self.first}", field="first")
+            raise InvalidInput(
+                "INVALID_PAGE_SIZE",
+                f"first must be between 1 and {max_page_size}, got {self.first}",
+                field="first",
+            )
         return self
 
 
@@ -37,5 +40,8 @@ async def fetch_page(queryset: QuerySet[T], page: PageRequest) -> Page[T]:
     if page.after_id is not None:
         queryset = queryset.filter(id__lt=page.after_id)
     rows = await queryset.order_by("-id").limit(page.first + 1)
-    return Page(items=rows[: page.first], has_next_page=len(rows) > page.first,
-                has_previous_page=page.after_id is not None)
+    return Page(
+        items=rows[: page.first],
+        has_next_page=len(rows) > page.first,
+        has_previous_page=page.after_id is not None,
+    )

@@ -45,10 +45,19 @@ class SettlementProfileDraft:
     hold_days: int
 
     def to_profile(self) -> SettlementProfile:
-        minimum = parse_amount(self.minimum_payout, self.currency,  # type: ignore[arg-type]
-                               field="settlementProfile.minimumPayout")
-        return SettlementProfile(currency=minimum.currency, cycle=self.cycle, anchor_day=self.anchor_day,
-                                 delay_days=self.delay_days, minimum_payout=minimum, hold_days=self.hold_days)
+        minimum = parse_amount(
+            self.minimum_payout,
+            self.currency,  # type: ignore[arg-type]
+            field="settlementProfile.minimumPayout",
+        )
+        return SettlementProfile(
+            currency=minimum.currency,
+            cycle=self.cycle,
+            anchor_day=self.anchor_day,
+            delay_days=self.delay_days,
+            minimum_payout=minimum,
+            hold_days=self.hold_days,
+        )
 
 
 @dataclass(frozen=True)
@@ -106,8 +115,9 @@ def _clean_category(category: str | None) -> str | None:
         return None
     cleaned = " ".join(category.split())
     if not cleaned or len(cleaned) > MAX_CATEGORY_LENGTH:
-        raise InvalidInput("INVALID_CATEGORY", f"category must be 1 to {MAX_CATEGORY_LENGTH} characters",
-                           field="category")
+        raise InvalidInput(
+            "INVALID_CATEGORY", f"category must be 1 to {MAX_CATEGORY_LENGTH} characters", field="category"
+        )
     return cleaned
 
 
@@ -117,8 +127,7 @@ def _clean_email(email: str | None) -> str | None:
     cleaned = email.strip().lower()
     local, at, domain = cleaned.partition("@")
     if not at or not local or "." not in domain or len(cleaned) > 254 or " " in cleaned:
-        raise InvalidInput("INVALID_EMAIL", f"contactEmail {email!r} is not an email address",
-                           field="contactEmail")
+        raise InvalidInput("INVALID_EMAIL", f"contactEmail {email!r} is not an email address", field="contactEmail")
     return cleaned
 
 
@@ -136,8 +145,7 @@ async def _ensure_name_free(kind: PartyKind, name: str, *, except_id: int | None
     if except_id is not None:
         clash = clash.exclude(id=except_id)
     if await clash.exists():
-        raise AlreadyExists("DUPLICATE_NAME", f"a {kind.value.lower()} named {name!r} already exists",
-                            field="name")
+        raise AlreadyExists("DUPLICATE_NAME", f"a {kind.value.lower()} named {name!r} already exists", field="name")
 
 
 async def _save_new(party: Party) -> Party:
@@ -146,13 +154,17 @@ async def _save_new(party: Party) -> Party:
             await party.save()
     except IntegrityError:
         # Lost a race with a concurrent create of the same name: the unique index decided.
-        raise AlreadyExists("DUPLICATE_NAME", f"a {party.kind.value.lower()} named {party.name!r} already "
-                            "exists", field="name") from None
+        raise AlreadyExists(
+            "DUPLICATE_NAME",
+            f"a {party.kind.value.lower()} named {party.name!r} already exists",
+            field="name",
+        ) from None
     return party
 
 
-def _new_party(kind: PartyKind, name: str, contact_email: str | None,
-               profile_draft: SettlementProfileDraft | None) -> Party:
+def _new_party(
+    kind: PartyKind, name: str, contact_email: str | None, profile_draft: SettlementProfileDraft | None
+) -> Party:
     profile = profile_draft.to_profile() if profile_draft else default_settlement_profile()
     party = Party(kind=kind, name=name, name_key=name_key(name), contact_email=_clean_email(contact_email))
     party.apply_settlement_profile(profile)
@@ -184,8 +196,7 @@ async def create_partner(principal: Principal, runtime: Runtime, kind: PartyKind
     return await _save_new(party)
 
 
-async def update_merchant(principal: Principal, runtime: Runtime, merchant_id: int,
-                          changes: MerchantChanges) -> Party:
+async def update_merchant(principal: Principal, runtime: Runtime, merchant_id: int, changes: MerchantChanges) -> Party:
     require(principal, "merchants:write")
     # Validate everything before touching the row, so a bad field leaves nothing half written.
     name = normalize_name(changes.name) if changes.name is not None else None
@@ -193,15 +204,21 @@ async def update_merchant(principal: Principal, runtime: Runtime, merchant_id: i
     email = _clean_email(changes.contact_email)
     profile = changes.settlement_profile.to_profile() if changes.settlement_profile else None
     async with in_transaction():
-        party = await writable(principal, Party).select_for_update().get_or_none(
-            id=merchant_id, kind=PartyKind.MERCHANT)
+        party = (
+            await writable(principal, Party).select_for_update().get_or_none(id=merchant_id, kind=PartyKind.MERCHANT)
+        )
         if party is None:
             raise NotFound("merchant")
         if name is not None and name_key(name) != party.name_key:
             await _ensure_name_free(PartyKind.MERCHANT, name, except_id=party.id)
             party.name, party.name_key = name, name_key(name)
-        for attribute, value in (("tier", changes.tier), ("category", category), ("kyc_status", changes.kyc_status),
-                                 ("risk_level", changes.risk_level), ("contact_email", email)):
+        for attribute, value in (
+            ("tier", changes.tier),
+            ("category", category),
+            ("kyc_status", changes.kyc_status),
+            ("risk_level", changes.risk_level),
+            ("contact_email", email),
+        ):
             if value is not None:
                 setattr(party, attribute, value)
         if profile is not None:
@@ -211,8 +228,7 @@ async def update_merchant(principal: Principal, runtime: Runtime, merchant_id: i
         try:
             await party.save()
         except IntegrityError:
-            raise AlreadyExists("DUPLICATE_NAME", f"a merchant named {name!r} already exists",
-                                field="name") from None
+            raise AlreadyExists("DUPLICATE_NAME", f"a merchant named {name!r} already exists", field="name") from None
     return party
 
 
@@ -234,8 +250,9 @@ async def parties_by_ids(principal: Principal, party_ids: list[int]) -> dict[int
     return {row.id: row for row in rows}
 
 
-async def list_merchants(principal: Principal, runtime: Runtime, page: PageRequest,
-                         filters: MerchantFilter = MerchantFilter()) -> Page[Party]:
+async def list_merchants(
+    principal: Principal, runtime: Runtime, page: PageRequest, filters: MerchantFilter = MerchantFilter()
+) -> Page[Party]:
     require(principal, "parties:read")
     query = readable(principal, Party).filter(kind=PartyKind.MERCHANT)
     if filters.tier is not None:

@@ -21,8 +21,10 @@ class Viewer:
     party: Party = strawberry.field(description="The party the user acts for.")
 
 
-@strawberry.type(description="Tokens of a session. Send the access token as `Authorization: Bearer <token>`; "
-                             "trade the refresh token for a new pair before the access token expires.")
+@strawberry.type(
+    description="Tokens of a session. Send the access token as `Authorization: Bearer <token>`; "
+    "trade the refresh token for a new pair before the access token expires."
+)
 class AuthTokens:
     access_token: str = strawberry.field(description="Short-lived JWT.")
     access_token_expires_at: datetime = strawberry.field(description="When the access token stops working.")

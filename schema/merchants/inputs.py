@@ -13,20 +13,27 @@ from schema.merchants.types import KycStatusEnum, MerchantTierEnum, RiskLevelEnu
 @strawberry.input(description="When and how a party is paid.")
 class SettlementProfileInput:
     currency: str = strawberry.field(description="ISO 4217 code the party settles in, e.g. CNY.")
-    cycle: SettlementCycleEnum = strawberry.field(default=SettlementCycleEnum.DAILY,
-                                                  description="DAILY, WEEKLY or MONTHLY.")
-    anchor_day: int = strawberry.field(default=0, description="0 for DAILY; 1..7 (Monday = 1) for WEEKLY; "
-                                                              "1..28 for MONTHLY.")
+    cycle: SettlementCycleEnum = strawberry.field(
+        default=SettlementCycleEnum.DAILY, description="DAILY, WEEKLY or MONTHLY."
+    )
+    anchor_day: int = strawberry.field(
+        default=0, description="0 for DAILY; 1..7 (Monday = 1) for WEEKLY; 1..28 for MONTHLY."
+    )
     delay_days: int = strawberry.field(default=1, description="T+N delay in days, 0..90.")
-    minimum_payout: Decimal = strawberry.field(default=Decimal(0),
-                                               description="Smallest payout, in major units of `currency`.")
-    hold_days: int = strawberry.field(default=7, description="Escrow hold when delivery is not confirmed, "
-                                                             "0..180 days.")
+    minimum_payout: Decimal = strawberry.field(
+        default=Decimal(0), description="Smallest payout, in major units of `currency`."
+    )
+    hold_days: int = strawberry.field(default=7, description="Escrow hold when delivery is not confirmed, 0..180 days.")
 
     def to_draft(self) -> SettlementProfileDraft:
-        return SettlementProfileDraft(currency=self.currency, cycle=self.cycle, anchor_day=self.anchor_day,
-                                      delay_days=self.delay_days, minimum_payout=self.minimum_payout,
-                                      hold_days=self.hold_days)
+        return SettlementProfileDraft(
+            currency=self.currency,
+            cycle=self.cycle,
+            anchor_day=self.anchor_day,
+            delay_days=self.delay_days,
+            minimum_payout=self.minimum_payout,
+            hold_days=self.hold_days,
+        )
 
 
 @strawberry.input(description="A bank account for payouts. The number is encrypted before it is stored.")
@@ -36,8 +43,9 @@ class BankAccountInput:
     account_number: str = strawberry.field(description="Account number or IBAN: 6 to 34 letters and digits.")
 
     def to_draft(self) -> BankAccountDraft:
-        return BankAccountDraft(holder_name=self.holder_name, bank_name=self.bank_name,
-                                account_number=self.account_number)
+        return BankAccountDraft(
+            holder_name=self.holder_name, bank_name=self.bank_name, account_number=self.account_number
+        )
 
 
 @strawberry.input(description="A new merchant.")
@@ -49,7 +57,8 @@ class CreateMerchantInput:
     risk_level: RiskLevelEnum = strawberry.field(default=RiskLevelEnum.LOW, description="Risk level.")
     contact_email: str | None = strawberry.field(default=None, description="Where statements go.")
     settlement_profile: SettlementProfileInput | None = strawberry.field(
-        default=None, description="Settlement terms; T+1 daily in CNY with a 7-day hold when omitted.")
+        default=None, description="Settlement terms; T+1 daily in CNY with a 7-day hold when omitted."
+    )
     bank_account: BankAccountInput | None = strawberry.field(default=None, description="Payout account.")
 
 
@@ -63,7 +72,8 @@ class UpdateMerchantInput:
     risk_level: RiskLevelEnum | None = strawberry.field(default=None, description="New risk level.")
     contact_email: str | None = strawberry.field(default=None, description="New contact email.")
     settlement_profile: SettlementProfileInput | None = strawberry.field(
-        default=None, description="New settlement terms (replace the old ones whole).")
+        default=None, description="New settlement terms (replace the old ones whole)."
+    )
     bank_account: BankAccountInput | None = strawberry.field(default=None, description="New payout account.")
 
 
@@ -71,8 +81,7 @@ class UpdateMerchantInput:
 class CreateLogisticsPartnerInput:
     name: str = strawberry.field(description="Display name; unique among logistics partners.")
     contact_email: str | None = strawberry.field(default=None, description="Where statements go.")
-    settlement_profile: SettlementProfileInput | None = strawberry.field(default=None,
-                                                                         description="Settlement terms.")
+    settlement_profile: SettlementProfileInput | None = strawberry.field(default=None, description="Settlement terms.")
     bank_account: BankAccountInput | None = strawberry.field(default=None, description="Payout account.")
 
 
@@ -80,8 +89,7 @@ class CreateLogisticsPartnerInput:
 class CreateSupplierInput:
     name: str = strawberry.field(description="Display name; unique among suppliers.")
     contact_email: str | None = strawberry.field(default=None, description="Where statements go.")
-    settlement_profile: SettlementProfileInput | None = strawberry.field(default=None,
-                                                                         description="Settlement terms.")
+    settlement_profile: SettlementProfileInput | None = strawberry.field(default=None, description="Settlement terms.")
     bank_account: BankAccountInput | None = strawberry.field(default=None, description="Payout account.")
 
 
@@ -89,5 +97,6 @@ class CreateSupplierInput:
 class MerchantFilter:
     tier: MerchantTierEnum | None = strawberry.field(default=None, description="Only this tier.")
     kyc_status: KycStatusEnum | None = strawberry.field(default=None, description="Only this KYC status.")
-    name_contains: str | None = strawberry.field(default=None, description="Name contains this text "
-                                                                           "(case-insensitive).")
+    name_contains: str | None = strawberry.field(
+        default=None, description="Name contains this text (case-insensitive)."
+    )

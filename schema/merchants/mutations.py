@@ -43,68 +43,102 @@ class CreateSupplierSuccess:
     supplier: Supplier = strawberry.field(description="The new supplier.")
 
 
-CreateMerchantResult = Annotated[CreateMerchantSuccess | ValidationError | DuplicateError,
-                                 strawberry.union("CreateMerchantResult")]
-UpdateMerchantResult = Annotated[UpdateMerchantSuccess | ValidationError | DuplicateError | NotFoundError,
-                                 strawberry.union("UpdateMerchantResult")]
-CreateLogisticsPartnerResult = Annotated[CreateLogisticsPartnerSuccess | ValidationError | DuplicateError,
-                                         strawberry.union("CreateLogisticsPartnerResult")]
-CreateSupplierResult = Annotated[CreateSupplierSuccess | ValidationError | DuplicateError,
-                                 strawberry.union("CreateSupplierResult")]
+CreateMerchantResult = Annotated[
+    CreateMerchantSuccess | ValidationError | DuplicateError,
+    strawberry.union("CreateMerchantResult", description="The new merchant, or why it could not be created."),
+]
+UpdateMerchantResult = Annotated[
+    UpdateMerchantSuccess | ValidationError | DuplicateError | NotFoundError,
+    strawberry.union("UpdateMerchantResult", description="The changed merchant, or why it could not be changed."),
+]
+CreateLogisticsPartnerResult = Annotated[
+    CreateLogisticsPartnerSuccess | ValidationError | DuplicateError,
+    strawberry.union(
+        "CreateLogisticsPartnerResult",
+        description="The new logistics partner, or why it could not be created.",
+    ),
+]
+CreateSupplierResult = Annotated[
+    CreateSupplierSuccess | ValidationError | DuplicateError,
+    strawberry.union("CreateSupplierResult", description="The new supplier, or why it could not be created."),
+]
 
 
 @strawberry.type
 class MerchantMutation:
-    @strawberry.mutation(description=describe("Creates a merchant.", "merchants:write"),
-                         extensions=[requires("merchants:write")])
+    @strawberry.mutation(
+        description=describe("Creates a merchant.", "merchants:write"),
+        extensions=[requires("merchants:write")],
+    )
     async def create_merchant(self, info: Info, input: CreateMerchantInput) -> CreateMerchantResult:
         draft = MerchantDraft(
-            name=input.name, tier=input.tier, category=input.category, kyc_status=input.kyc_status,
-            risk_level=input.risk_level, contact_email=input.contact_email,
+            name=input.name,
+            tier=input.tier,
+            category=input.category,
+            kyc_status=input.kyc_status,
+            risk_level=input.risk_level,
+            contact_email=input.contact_email,
             settlement_profile=input.settlement_profile.to_draft() if input.settlement_profile else None,
-            bank_account=input.bank_account.to_draft() if input.bank_account else None)
+            bank_account=input.bank_account.to_draft() if input.bank_account else None,
+        )
         try:
             row = await party_service.create_merchant(info.context.principal, info.context.runtime, draft)
         except DomainError as exc:
             return user_error(exc)
         return CreateMerchantSuccess(merchant=party_from_row(row))
 
-    @strawberry.mutation(description=describe("Changes a merchant's profile, tier, KYC status, risk level, "
-                                              "settlement terms or bank account.", "merchants:write"),
-                         extensions=[requires("merchants:write")])
+    @strawberry.mutation(
+        description=describe(
+            "Changes a merchant's profile, tier, KYC status, risk level, settlement terms or bank account.",
+            "merchants:write",
+        ),
+        extensions=[requires("merchants:write")],
+    )
     async def update_merchant(self, info: Info, input: UpdateMerchantInput) -> UpdateMerchantResult:
         changes = MerchantChanges(
-            name=input.name, tier=input.tier, category=input.category, kyc_status=input.kyc_status,
-            risk_level=input.risk_level, contact_email=input.contact_email,
+            name=input.name,
+            tier=input.tier,
+            category=input.category,
+            kyc_status=input.kyc_status,
+            risk_level=input.risk_level,
+            contact_email=input.contact_email,
             settlement_profile=input.settlement_profile.to_draft() if input.settlement_profile else None,
-            bank_account=input.bank_account.to_draft() if input.bank_account else None)
+            bank_account=input.bank_account.to_draft() if input.bank_account else None,
+        )
         try:
             merchant_id = global_id_to_int(input.id, "Merchant")
             if merchant_id is None:
                 raise NotFound("merchant")
-            row = await party_service.update_merchant(info.context.principal, info.context.runtime,
-                                                      merchant_id, changes)
+            row = await party_service.update_merchant(
+                info.context.principal, info.context.runtime, merchant_id, changes
+            )
         except DomainError as exc:
             return user_error(exc)
         return UpdateMerchantSuccess(merchant=party_from_row(row))
 
-    @strawberry.mutation(description=describe("Creates a logistics partner.", "partners:write"),
-                         extensions=[requires("partners:write")])
-    async def create_logistics_partner(self, info: Info,
-                                       input: CreateLogisticsPartnerInput) -> CreateLogisticsPartnerResult:
+    @strawberry.mutation(
+        description=describe("Creates a logistics partner.", "partners:write"),
+        extensions=[requires("partners:write")],
+    )
+    async def create_logistics_partner(
+        self, info: Info, input: CreateLogisticsPartnerInput
+    ) -> CreateLogisticsPartnerResult:
         try:
-            row = await party_service.create_partner(info.context.principal, info.context.runtime,
-                                                     PartyKind.LOGISTICS, _partner_draft(input))
+            row = await party_service.create_partner(
+                info.context.principal, info.context.runtime, PartyKind.LOGISTICS, _partner_draft(input)
+            )
         except DomainError as exc:
             return user_error(exc)
         return CreateLogisticsPartnerSuccess(logistics_partner=party_from_row(row))
 
-    @strawberry.mutation(description=describe("Creates a supplier.", "partners:write"),
-                         extensions=[requires("partners:write")])
+    @strawberry.mutation(
+        description=describe("Creates a supplier.", "partners:write"), extensions=[requires("partners:write")]
+    )
     async def create_supplier(self, info: Info, input: CreateSupplierInput) -> CreateSupplierResult:
         try:
-            row = await party_service.create_partner(info.context.principal, info.context.runtime,
-                                                     PartyKind.SUPPLIER, _partner_draft(input))
+            row = await party_service.create_partner(
+                info.context.principal, info.context.runtime, PartyKind.SUPPLIER, _partner_draft(input)
+            )
         except DomainError as exc:
             return user_error(exc)
         return CreateSupplierSuccess(supplier=party_from_row(row))
@@ -112,6 +146,8 @@ class MerchantMutation:
 
 def _partner_draft(input: CreateLogisticsPartnerInput | CreateSupplierInput) -> PartnerDraft:
     return PartnerDraft(
-        name=input.name, contact_email=input.contact_email,
+        name=input.name,
+        contact_email=input.contact_email,
         settlement_profile=input.settlement_profile.to_draft() if input.settlement_profile else None,
-        bank_account=input.bank_account.to_draft() if input.bank_account else None)
+        bank_account=input.bank_account.to_draft() if input.bank_account else None,
+    )

@@ -26,8 +26,9 @@ SettlementCycleEnum = strawberry.enum(SettlementCycle, description="How often a 
 class SettlementProfile:
     currency: str = strawberry.field(description="Currency the party settles in (ISO 4217).")
     cycle: SettlementCycleEnum = strawberry.field(description="DAILY, WEEKLY or MONTHLY.")
-    anchor_day: int = strawberry.field(description="Weekday for WEEKLY (1 = Monday .. 7), day of month for "
-                                                   "MONTHLY (1..28), 0 for DAILY.")
+    anchor_day: int = strawberry.field(
+        description="Weekday for WEEKLY (1 = Monday .. 7), day of month for MONTHLY (1..28), 0 for DAILY."
+    )
     delay_days: int = strawberry.field(description="T+N: funds released on day T settle N days later.")
     minimum_payout: Money = strawberry.field(description="No payout below this; the balance carries over.")
     hold_days: int = strawberry.field(description="Days funds stay in escrow when delivery is not confirmed.")
@@ -41,14 +42,17 @@ class BankAccount:
     changed_at: datetime | None = strawberry.field(description="When the account was last set or changed.")
     _party: strawberry.Private[Any]
 
-    @strawberry.field(description=describe("The full account number (decrypted on request).", "pii:reveal"),
-                      extensions=[requires("pii:reveal")])
+    @strawberry.field(
+        description=describe("The full account number (decrypted on request).", "pii:reveal"),
+        extensions=[requires("pii:reveal")],
+    )
     async def account_number(self, info: Info) -> str | None:
         return await party_service.reveal_account_number(info.context.principal, info.context.runtime, self._party)
 
 
-@strawberry.interface(description="Anyone who takes a share of a payment: the platform, a merchant, a "
-                                  "logistics partner or a supplier.")
+@strawberry.interface(
+    description="Anyone who takes a share of a payment: the platform, a merchant, a logistics partner or a supplier."
+)
 class Party(relay.Node):
     id: relay.NodeID[int]
     kind: PartyKindEnum = strawberry.field(description="What kind of party this is.")
@@ -65,12 +69,14 @@ class Party(relay.Node):
         # Kind must match the type in the global id; anything out of scope resolves to null (not found).
         wanted = _TYPE_KIND.get(cls.__name__)
         rows = await info.context.loaders.party.load_many([int(node_id) for node_id in node_ids])
-        return [party_from_row(row) if row is not None and (wanted is None or row.kind == wanted) else None
-                for row in rows]
+        return [
+            party_from_row(row) if row is not None and (wanted is None or row.kind == wanted) else None for row in rows
+        ]
 
 
-@strawberry.type(description="A seller on the marketplace; receives what remains of each payment after the "
-                             "other parties' shares.")
+@strawberry.type(
+    description="A seller on the marketplace; receives what remains of each payment after the other parties' shares."
+)
 class Merchant(Party):
     tier: MerchantTierEnum = strawberry.field(description="Tier, used by split rules.")
     category: str | None = strawberry.field(description="Main product category.")
@@ -93,29 +99,55 @@ class Platform(Party):
     pass
 
 
-_TYPE_KIND = {"Merchant": PartyKind.MERCHANT, "LogisticsPartner": PartyKind.LOGISTICS,
-              "Supplier": PartyKind.SUPPLIER, "Platform": PartyKind.PLATFORM}
-_KIND_TYPE = {PartyKind.MERCHANT: Merchant, PartyKind.LOGISTICS: LogisticsPartner,
-              PartyKind.SUPPLIER: Supplier, PartyKind.PLATFORM: Platform}
+_TYPE_KIND = {
+    "Merchant": PartyKind.MERCHANT,
+    "LogisticsPartner": PartyKind.LOGISTICS,
+    "Supplier": PartyKind.SUPPLIER,
+    "Platform": PartyKind.PLATFORM,
+}
+_KIND_TYPE = {
+    PartyKind.MERCHANT: Merchant,
+    PartyKind.LOGISTICS: LogisticsPartner,
+    PartyKind.SUPPLIER: Supplier,
+    PartyKind.PLATFORM: Platform,
+}
 
 
 def party_from_row(row: Any) -> Party:
     """Maps a party row from the services to its GraphQL type."""
     profile = row.settlement_profile()
     common: dict[str, Any] = dict(
-        id=row.id, kind=row.kind, name=row.name, contact_email=row.contact_email, is_active=row.is_active,
+        id=row.id,
+        kind=row.kind,
+        name=row.name,
+        contact_email=row.contact_email,
+        is_active=row.is_active,
         settlement_profile=SettlementProfile(
-            currency=profile.currency, cycle=profile.cycle, anchor_day=profile.anchor_day,
-            delay_days=profile.delay_days, minimum_payout=Money.of(profile.minimum_payout),
-            hold_days=profile.hold_days),
+            currency=profile.currency,
+            cycle=profile.cycle,
+            anchor_day=profile.anchor_day,
+            delay_days=profile.delay_days,
+            minimum_payout=Money.of(profile.minimum_payout),
+            hold_days=profile.hold_days,
+        ),
         bank_account=BankAccount(
-            holder_name=row.bank_account_holder, bank_name=row.bank_name,
+            holder_name=row.bank_account_holder,
+            bank_name=row.bank_name,
             account_number_masked=mask_account_number(row.bank_account_last4),
-            changed_at=row.bank_account_changed_at, _party=row,
-        ) if row.bank_account_ciphertext else None,
-        created_at=row.created_at, updated_at=row.updated_at,
+            changed_at=row.bank_account_changed_at,
+            _party=row,
+        )
+        if row.bank_account_ciphertext
+        else None,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
     )
     if row.kind == PartyKind.MERCHANT:
-        return Merchant(**common, tier=row.tier, category=row.category, kyc_status=row.kyc_status,
-                        risk_level=row.risk_level)
+        return Merchant(
+            **common,
+            tier=row.tier,
+            category=row.category,
+            kyc_status=row.kyc_status,
+            risk_level=row.risk_level,
+        )
     return _KIND_TYPE[row.kind](**common)

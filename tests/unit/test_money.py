@@ -1,0 +1,141 @@
+"""Money: exact parsing of decimal text and the one allocation function."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain.errors import ErrorCode, InvalidInput
+from domain.money import Money, allocate, parse_amount
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "minor"),
+    [
+        ("150.00", "CNY", 15000),
+        ("150", "CNY", 15000),
+        ("0.05", "CNY", 5),
+        ("1.5", "USD", 150),
+        ("100", "JPY", 100),
+        ("1.234", "KWD", 1234),
+        (" 12.30 ", "cny", 1230),
+        (7, "EUR", 700),
+        (Decimal("19.99"), "USD", 1999),
+    ],
+)
+def test_decimal_text_parses_into_exact_minor_units(text, currency, minor):
+    assert parse_amount(text, currency).amount_minor == minor
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "code"),
+    [
+        ("1.001", "CNY", ErrorCode.TOO_MANY_DECIMALS),
+        ("1.000", "CNY", ErrorCode.TOO_MANY_DECIMALS),
+        ("100.5", "JPY", ErrorCode.TOO_MANY_DECIMALS),
+        ("1.2345", "KWD", ErrorCode.TOO_MANY_DECIMALS),
+        ("-1.00", "CNY", ErrorCode.NEGATIVE_AMOUNT),
+        ("1e3", "CNY", ErrorCode.INVALID_AMOUNT),
+        ("1,000.00", "CNY", ErrorCode.INVALID_AMOUNT),
+        ("", "CNY", ErrorCode.INVALID_AMOUNT),
+        ("NaN", "CNY", ErrorCode.INVALID_AMOUNT),
+        ("1.00", "XYZ", ErrorCode.UNKNOWN_CURRENCY),
+        ("1.00", "", ErrorCode.UNKNOWN_CURRENCY),
+        ("10000000000000.01", "CNY", ErrorCode.AMOUNT_TOO_LARGE),
+    ],
+)
+def test_bad_amounts_are_rejected_with_a_code_and_never_rounded(text, currency, code):
+    with pytest.raises(InvalidInput) as caught:
+        parse_amount(text, currency)
+    assert caught.value.code == code
+    assert caught.value.message
+
+
+def test_floats_are_refused_even_when_they_look_exact():
+    with pytest.raises(InvalidInput) as caught:
+        parse_amount(1.5, "CNY")  # type: ignore[arg-type]
+    assert "not as floating-point" in caught.value.message
+
+
+def test_negative_amounts_parse_only_when_allowed():
+    assert parse_amount("-0.05", "CNY", allow_negative=True).amount_minor == -5
+
+
+@pytest.mark.parametrize(
+    ("minor", "currency", "text"),
+    [
+        (15000, "CNY", "150.00"),
+        (5, "CNY", "0.05"),
+        (-5, "CNY", "-0.05"),
+        (100, "JPY", "100"),
+        (1234, "KWD", "1.234"),
+        (0, "USD", "0.00"),
+    ],
+)
+def test_money_formats_with_exactly_the_currency_decimals(minor, currency, text):
+    money = Money(minor, currency)
+    assert money.format() == text
+    assert str(money.to_decimal()) == text
+
+
+def test_worked_example_two_percent_commission_on_150():
+    # 150.00 with a 2 % commission: 3.00 to the platform, 147.00 to the merchant.
+    platform, merchant = allocate(15000, [200, 9800])
+    assert (platform, merchant) == (300, 14700)
+
+
+def test_worked_example_five_cents_split_seventy_thirty():
+    assert allocate(5, [70, 30]) == (4, 1)
+
+
+def test_one_cent_over_three_equal_parts_goes_to_the_first():
+    assert allocate(100, [1, 1, 1]) == (34, 33, 33)
+    assert allocate(1, [1, 1, 1]) == (1, 0, 0)
+
+
+def test_negative_totals_mirror_the_positive_split():
+    assert allocate(-5, [70, 30]) == (-4, -1)
+
+
+@pytest.mark.parametrize("weights", [[], [0, 0], [1, -1]])
+def test_allocate_refuses_meaningless_weights(weights):
+    with pytest.raises(ValueError):
+        allocate(100, weights)
+
+
+amounts = st.integers(min_value=-(10**15), max_value=10**15)
+weight_lists = st.lists(st.integers(min_value=0, max_value=10**6), min_size=1, max_size=12).filter(any)
+
+
+@given(total=amounts, weights=weight_lists)
+def test_allocate_conserves_the_total(total, weights):
+    assert sum(allocate(total, weights)) == total
+
+
+@given(total=amounts, weights=weight_lists)
+def test_each_part_is_within_one_unit_of_its_exact_share(total, weights):
+    parts = allocate(total, weights)
+    for part, weight in zip(parts, weights, strict=True):
+        exact = Fraction(total * weight, sum(weights))
+        assert abs(part - exact) < 1
+
+
+@given(total=amounts, weights=weight_lists)
+def test_allocate_is_deterministic_and_gives_zero_weights_nothing(total, weights):
+    first = allocate(total, weights)
+    assert first == allocate(total, list(weights))
+    assert all(part == 0 for part, weight in zip(first, weights, strict=True) if weight == 0)
+
+
+@given(total=st.integers(min_value=0, max_value=10**12), weights=weight_lists)
+def test_parts_of_a_positive_total_are_never_negative(total, weights):
+    assert all(part >= 0 for part in allocate(total, weights))
+
+
+@given(minor=st.integers(min_value=0, max_value=10**15), currency=st.sampled_from(["CNY", "JPY", "KWD", "USD"]))
+def test_formatting_and_parsing_round_trip(minor, currency):
+    assert parse_amount(Money(minor, currency).format(), currency).amount_minor == minor
