@@ -45,6 +45,8 @@ def runtime_from(settings: Settings) -> Runtime:
         access_token_ttl=settings.access_token_ttl,
         refresh_token_ttl=settings.refresh_token_ttl,
         max_page_size=settings.max_page_size,
+        lockout_attempts=settings.lockout_attempts,
+        lockout_duration=settings.lockout_duration,
     )
 
 

@@ -22,6 +22,8 @@ class PrincipalUser(BaseUser):
 
     @property
     def display_name(self) -> str:
+        if self.principal.api_key_id is not None:
+            return f"api-key:{self.principal.api_key_id}"
         return f"user:{self.principal.user_id}"
 
 
@@ -35,9 +37,9 @@ class BearerTokenBackend(AuthenticationBackend):
             return None
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise AuthenticationError("Authorization header must be 'Bearer <access token>'")
+            raise AuthenticationError("Authorization header must be 'Bearer <access token or API key>'")
         try:
-            principal = await identity.principal_for_access_token(self.runtime, token.strip())
+            principal = await identity.principal_for_bearer(self.runtime, token.strip())
         except AuthenticationFailed as exc:
             raise AuthenticationError(exc.message) from None
         return AuthCredentials(sorted(principal.permissions)), PrincipalUser(principal)

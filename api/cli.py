@@ -76,12 +76,20 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     url = f"http://{args.host}:{args.port}/graphql"
     print(f"\nSplitledger demo on {_describe(settings.database_url)}")
     print(f"GraphiQL: {url}\n")
-    print(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+    print(f"Demo logins (password for all: {DEMO_PASSWORD}; every user has two-factor login on):")
     for login in logins:
-        print(f"  {login.email:<32} {login.role:<20} {login.party}")
+        print(f"  {login.email:<32} {login.role:<20} {login.party:<22} TOTP secret {login.totp_secret}")
     print(
-        '\nFirst query: mutation { login(input: {email: "admin@platform.example", password: '
-        f'"{DEMO_PASSWORD}"}}) {{ ... on AuthTokens {{ accessToken }} }} }}\n',
+        "\nAdd a TOTP secret to an authenticator app (manual entry, time-based, 6 digits, 30 s), or print the "
+        "current code\nwith: python -c \"import pyotp; print(pyotp.TOTP('<secret>').now())\"\n"
+    )
+    print(
+        'Log in: mutation { login(input: {email: "admin@platform.example", password: '
+        f'"{DEMO_PASSWORD}"}}) {{ ... on MfaChallenge {{ challengeToken }} }} }}'
+    )
+    print(
+        'then:   mutation { verifyMfa(input: {challengeToken: "<challengeToken>", code: "<6 digits>"}) '
+        "{ ... on AuthTokens { accessToken } } }\n",
         flush=True,
     )
     if args.no_serve:

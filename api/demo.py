@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
+from auth import totp
 from auth.principal import Principal
 from auth.roles import ROLE_PERMISSIONS
 from domain.errors import AlreadyExists
@@ -21,6 +22,7 @@ class DemoLogin:
     email: str
     role: str
     party: str
+    totp_secret: str
 
 
 async def load_demo_data(runtime: Runtime) -> list[DemoLogin]:
@@ -106,6 +108,9 @@ async def load_demo_data(runtime: Runtime) -> list[DemoLogin]:
     logins = []
     for email, role, party_id, party_name in wanted:
         with contextlib.suppress(AlreadyExists):
-            await identity.create_user_unchecked(email, DEMO_PASSWORD, role, party_id)
-        logins.append(DemoLogin(email=email, role=role, party=party_name))
+            user = await identity.create_user_unchecked(email, DEMO_PASSWORD, role, party_id)
+            await identity.enroll_totp_unchecked(runtime, user.id, totp.new_secret())
+        secret = await identity.demo_totp_secret(runtime, email)
+        assert secret is not None
+        logins.append(DemoLogin(email=email, role=role, party=party_name, totp_secret=secret))
     return logins

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from auth.roles import MFA_REQUIRED_PERMISSIONS
 from domain.parties import PartyKind
 
 
@@ -25,6 +26,13 @@ class Principal:
         return self.user_id is not None or self.api_key_id is not None
 
     def has(self, permission: str) -> bool:
+        """Holds `permission` and may use it now (sensitive ones need a two-factor session)."""
+        if permission not in self.permissions:
+            return False
+        return self.mfa_passed or permission not in MFA_REQUIRED_PERMISSIONS
+
+    def holds(self, permission: str) -> bool:
+        """Holds `permission` through its role or key, whether or not this session may use it now."""
         return permission in self.permissions
 
 

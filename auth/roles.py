@@ -28,8 +28,16 @@ PERMISSIONS: dict[str, str] = {
     "risk:write": "resolve risk alerts and change risk rules",
     "reports:read": "read analytics and exports",
     "audit:read": "read and verify the audit trail",
+    "apikeys:read": "list API keys in scope",
     "apikeys:write": "create and revoke API keys",
+    "platform:configure": "change platform-wide settings such as the two-factor policy",
 }
+
+# Sensitive permissions: they take effect only in a session that passed two-factor login, and can never be
+# given to an API key.
+MFA_REQUIRED_PERMISSIONS: frozenset[str] = frozenset(
+    {"payouts:approve", "rules:approve", "users:write", "apikeys:write", "pii:reveal", "platform:configure"}
+)
 
 _ALL_READS = frozenset(p for p in PERMISSIONS if p.endswith(":read"))
 
@@ -91,6 +99,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "refunds:read",
             "refunds:create",
             "reports:read",
+            "apikeys:read",
             "apikeys:write",
         }
     ),
@@ -134,6 +143,18 @@ ROLE_PARTY_KIND: dict[str, PartyKind] = {
 
 assert set(ROLE_PERMISSIONS) == set(ROLE_PARTY_KIND)
 assert all(perms <= set(PERMISSIONS) for perms in ROLE_PERMISSIONS.values())
+assert set(PERMISSIONS) >= MFA_REQUIRED_PERMISSIONS
+
+
+def grantable_to(kind: PartyKind) -> frozenset[str]:
+    """Permissions that make sense for some role of a party of `kind` (the ceiling for its API keys)."""
+    return frozenset().union(*(perms for role, perms in ROLE_PERMISSIONS.items() if ROLE_PARTY_KIND[role] == kind))
+
+
+def role_requires_mfa(role: str, *, party_users_require_mfa: bool) -> bool:
+    """Platform staff always need two-factor; other parties' users when the platform setting says so."""
+    kind = ROLE_PARTY_KIND.get(role)
+    return kind == PartyKind.PLATFORM or party_users_require_mfa
 
 
 def permissions_for(role: str) -> frozenset[str]:

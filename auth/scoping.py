@@ -71,6 +71,17 @@ READ_RULES: dict[str, dict[PartyKind, Rule]] = {
     },
 }
 
+READ_RULES["ApiKey"] = {
+    _PLATFORM: _everything,
+    _MERCHANT: _rows_of_own_party,
+    _LOGISTICS: _rows_of_own_party,
+    _SUPPLIER: _rows_of_own_party,
+}
+READ_RULES["AuthEvent"] = {
+    _PLATFORM: _everything,
+    _MERCHANT: _rows_of_own_party,
+}
+
 # model name -> party kind -> rule, for changing rows. Permissions decide *whether* one may write at all;
 # these rules decide *which* rows.
 WRITE_RULES: dict[str, dict[PartyKind, Rule]] = {
@@ -89,6 +100,10 @@ WRITE_RULES: dict[str, dict[PartyKind, Rule]] = {
         _MERCHANT: _own_user,
         _LOGISTICS: _own_user,
         _SUPPLIER: _own_user,
+    },
+    "ApiKey": {
+        _PLATFORM: _everything,
+        _MERCHANT: _rows_of_own_party,
     },
 }
 

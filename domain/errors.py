@@ -36,6 +36,16 @@ class ErrorCode(enum.StrEnum):
     AUTHENTICATION_FAILED = "AUTHENTICATION_FAILED"
     INVALID_TOKEN = "INVALID_TOKEN"
     INVALID_REFRESH_TOKEN = "INVALID_REFRESH_TOKEN"
+    MFA_REQUIRED = "MFA_REQUIRED"
+    INVALID_MFA_TICKET = "INVALID_MFA_TICKET"
+    INVALID_MFA_CODE = "INVALID_MFA_CODE"
+    MFA_ALREADY_ENABLED = "MFA_ALREADY_ENABLED"
+    MFA_NOT_STARTED = "MFA_NOT_STARTED"
+    UNKNOWN_PERMISSION = "UNKNOWN_PERMISSION"
+    PERMISSION_NOT_GRANTABLE = "PERMISSION_NOT_GRANTABLE"
+    INVALID_EXPIRY = "INVALID_EXPIRY"
+    CANNOT_CHANGE_SELF = "CANNOT_CHANGE_SELF"
+    WRONG_PASSWORD = "WRONG_PASSWORD"
 
 
 class DomainError(Exception):
@@ -68,6 +78,13 @@ class Forbidden(DomainError):
 
     def __init__(self, message: str) -> None:
         super().__init__(ErrorCode.FORBIDDEN, message)
+
+
+class MfaRequired(DomainError):
+    """The action is sensitive and this session has not passed two-factor login."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__(ErrorCode.MFA_REQUIRED, f"{action} needs a session that passed two-factor login")
 
 
 class AuthenticationFailed(DomainError):

@@ -13,8 +13,10 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
+from schema.auth.admin_mutations import AdminMutation
 from schema.auth.mutations import AuthMutation
 from schema.auth.queries import AuthQuery
+from schema.auth.types import ApiKey, User
 from schema.extensions import ErrorCodes
 from schema.merchants.mutations import MerchantMutation
 from schema.merchants.queries import MerchantQuery
@@ -32,7 +34,7 @@ class Query(NodeQuery, AuthQuery, MerchantQuery):
     description="Everything a caller can change. Each mutation takes one input and returns a "
     "union of its success type and the typed errors it can meet."
 )
-class Mutation(AuthMutation, MerchantMutation):
+class Mutation(AuthMutation, AdminMutation, MerchantMutation):
     pass
 
 
@@ -63,7 +65,7 @@ def build_schema(*, production: bool = False, limits: SchemaLimits = SchemaLimit
     return SplitledgerSchema(
         query=Query,
         mutation=Mutation,
-        types=[Merchant, LogisticsPartner, Supplier, Platform],
+        types=[Merchant, LogisticsPartner, Supplier, Platform, User, ApiKey],
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production, relay_max_results=100),
     )

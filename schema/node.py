@@ -5,17 +5,33 @@ from __future__ import annotations
 import strawberry
 from strawberry import relay
 
+from domain.errors import InvalidInput, NotFound
+from schema.auth.types import ApiKey, User
 from schema.context import Info
 from schema.merchants.types import LogisticsPartner, Merchant, Platform, Supplier
 from schema.permissions import describe, requires
 
-# Type name in a global id -> the type that resolves it. A type missing here is not reachable by node().
-NODE_TYPES: dict[str, type[relay.Node]] = {
-    "Merchant": Merchant,
-    "LogisticsPartner": LogisticsPartner,
-    "Supplier": Supplier,
-    "Platform": Platform,
+# Type name in a global id -> the type that resolves it and the permission needed to read it. A type missing
+# here is not reachable by node().
+NODE_TYPES: dict[str, tuple[type[relay.Node], str]] = {
+    "Merchant": (Merchant, "parties:read"),
+    "LogisticsPartner": (LogisticsPartner, "parties:read"),
+    "Supplier": (Supplier, "parties:read"),
+    "Platform": (Platform, "parties:read"),
+    "User": (User, "users:read"),
+    "ApiKey": (ApiKey, "apikeys:read"),
 }
+PARTY_TYPES = ("Merchant", "LogisticsPartner", "Supplier", "Platform")
+
+
+def party_id_from_global_id(global_id: relay.GlobalID, field: str = "partyId") -> int:
+    """The id of a party named by a global id of any party type."""
+    if global_id.type_name not in PARTY_TYPES:
+        raise NotFound("party", field=field)
+    try:
+        return int(global_id.node_id)
+    except ValueError:
+        raise InvalidInput("INVALID_ID", f"{field} is not a valid party id", field=field) from None
 
 
 @strawberry.type
@@ -27,9 +43,10 @@ class NodeQuery:
         extensions=[requires()],
     )
     async def node(self, info: Info, id: relay.GlobalID) -> relay.Node | None:
-        node_type = NODE_TYPES.get(id.type_name)
-        if node_type is None:
+        entry = NODE_TYPES.get(id.type_name)
+        if entry is None or not id.node_id.isdigit():
             return None
-        if not info.context.principal.has("parties:read"):
+        node_type, permission = entry
+        if not info.context.principal.has(permission):
             return None
         return await node_type.resolve_node(node_id=id.node_id, info=info, required=False)

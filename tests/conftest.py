@@ -13,6 +13,7 @@ import secrets
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -24,6 +25,7 @@ from tortoise.context import TortoiseContext
 from api.app import create_app, runtime_from
 from api.db import run_migrations, tortoise_config
 from api.settings import Settings
+from auth import totp
 from auth.principal import Principal
 from auth.roles import ROLE_PERMISSIONS
 from domain.parties import KycStatus, MerchantTier, PartyKind
@@ -134,6 +136,7 @@ class World:
     logistics_b_id: int
     supplier_id: int
     emails: dict[str, str]
+    totp_secrets: dict[str, str]  # platform users, who must use two-factor login
 
 
 def operator_principal(platform_id: int) -> Principal:
@@ -183,13 +186,18 @@ async def world(database_url: str, runtime: Runtime) -> World:
         "other_logistics_partner": logistics_b.id,
         "supplier": supplier.id,
     }
-    emails = {}
+    emails, secrets_by_label = {}, {}
     for label, party_id in users.items():
         role = label.removeprefix("other_")
         email = f"{label.replace('_', '.')}.{secrets.token_hex(3)}@test.example"
-        await identity.create_user_unchecked(email, TEST_PASSWORD, role, party_id)
+        user = await identity.create_user_unchecked(email, TEST_PASSWORD, role, party_id)
         emails[label] = email
-    return World(platform.id, merchant_a.id, merchant_b.id, logistics_a.id, logistics_b.id, supplier.id, emails)
+        if role.startswith("platform_"):
+            secrets_by_label[label] = totp.new_secret()
+            await identity.enroll_totp_unchecked(runtime, user.id, secrets_by_label[label])
+    return World(
+        platform.id, merchant_a.id, merchant_b.id, logistics_a.id, logistics_b.id, supplier.id, emails, secrets_by_label
+    )
 
 
 class Api:
@@ -213,12 +221,34 @@ class Api:
         data = await self.execute(LOGIN, {"email": email, "password": password})
         return data["login"]
 
+    async def verify_mfa(self, challenge_token: str, code: str) -> dict[str, Any]:
+        data = await self.execute(VERIFY_MFA, {"token": challenge_token, "code": code})
+        return data["verifyMfa"]
+
+    async def login_with_totp(self, email: str, secret: str, *, at: datetime | None = None) -> dict[str, Any]:
+        """Both login steps; `at` picks the code's time (each code works once per user)."""
+        challenge = await self.login(email)
+        assert challenge["__typename"] == "MfaChallenge", challenge
+        return await self.verify_mfa(challenge["challengeToken"], totp.code_at(secret, at or datetime.now(UTC)))
+
 
 LOGIN = """
 mutation Login($email: String!, $password: String!) {
   login(input: {email: $email, password: $password}) {
     __typename
     ... on AuthTokens { accessToken refreshToken accessTokenExpiresAt viewer { email role } }
+    ... on MfaChallenge { challengeToken expiresAt }
+    ... on MfaEnrollmentRequired { enrollmentToken expiresAt }
+    ... on AuthFailure { code message }
+  }
+}
+"""
+
+VERIFY_MFA = """
+mutation Verify($token: String!, $code: String!) {
+  verifyMfa(input: {challengeToken: $token, code: $code}) {
+    __typename
+    ... on AuthTokens { accessToken refreshToken accessTokenExpiresAt viewer { email role mfaPassed } }
     ... on AuthFailure { code message }
   }
 }
@@ -244,7 +274,10 @@ async def client_for(app, world: World, anonymous_client: Api) -> AsyncIterator[
 
     async def make(label: str) -> Api:
         if label not in cache:
-            tokens = await anonymous_client.login(world.emails[label])
+            if label in world.totp_secrets:
+                tokens = await anonymous_client.login_with_totp(world.emails[label], world.totp_secrets[label])
+            else:
+                tokens = await anonymous_client.login(world.emails[label])
             assert tokens["__typename"] == "AuthTokens", tokens
             http = http_client(app, tokens["accessToken"])
             opened.append(http)
@@ -297,6 +330,38 @@ async def other_merchant_client(client_for) -> Api:
 async def logistics_client(client_for) -> Api:
     """User of logistics partner A."""
     return await client_for("logistics_partner")
+
+
+@dataclass
+class NewLogin:
+    email: str
+    user_id: int
+    totp_secret: str | None
+
+
+@pytest.fixture
+def make_user(runtime: Runtime, world: World):
+    """make_user('platform_finance') -> a fresh user (with two-factor on for platform roles, or when asked)."""
+
+    async def make(role: str, party_id: int | None = None, *, mfa: bool | None = None) -> NewLogin:
+        party = (
+            party_id
+            if party_id is not None
+            else {
+                "merchant": world.merchant_a_id,
+                "logistics": world.logistics_a_id,
+                "supplier": world.supplier_id,
+            }.get(role.split("_")[0], world.platform_id)
+        )
+        email = f"{role}.{secrets.token_hex(4)}@test.example"
+        user = await identity.create_user_unchecked(email, TEST_PASSWORD, role, party)
+        secret = None
+        if mfa if mfa is not None else role.startswith("platform_"):
+            secret = totp.new_secret()
+            await identity.enroll_totp_unchecked(runtime, user.id, secret)
+        return NewLogin(email=email, user_id=user.id, totp_secret=secret)
+
+    return make
 
 
 @pytest.fixture

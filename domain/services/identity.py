@@ -1,30 +1,38 @@
-"""Logging in and out, refresh-token rotation, and turning an access token into a Principal."""
+"""Logging in (password, then a second factor), sessions and refresh-token rotation, two-factor enrolment,
+and turning an access token or an API key into a Principal."""
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+import segno
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from auth import passwords
+from auth import api_keys, passwords, totp
 from auth.principal import Principal
-from auth.roles import ROLE_PARTY_KIND, permissions_for
-from auth.tokens import (
-    InvalidToken,
-    decode_access_token,
-    hash_opaque_token,
-    issue_access_token,
-    new_refresh_token,
-)
-from domain.errors import AlreadyExists, AuthenticationFailed, InvalidInput, NotFound
-from domain.models import AuthSession, Party, RefreshToken, User
+from auth.roles import ROLE_PARTY_KIND, permissions_for, role_requires_mfa
+from auth.scoping import readable, writable
+from auth.tokens import InvalidToken, decode_access_token, hash_opaque_token, issue_access_token, new_refresh_token
+from domain.errors import AlreadyExists, AuthenticationFailed, ErrorCode, InvalidInput, NotFound
+from domain.models import ApiKey, AuthSession, MfaTicket, Party, RecoveryCode, RefreshToken, User
 from domain.parties import normalize_name
+from domain.services import auth_events, platform_settings
+from domain.services.auth_events import NO_CLIENT, ClientInfo
+from domain.services.pagination import Page, PageRequest, fetch_page
 from domain.services.runtime import Runtime
 
-# One answer for every way a login can fail, so the response never tells which part was wrong.
-LOGIN_FAILED = "email or password is incorrect"
+__all__ = ["ClientInfo", "hash_opaque_token"]
+
+# One answer for every way a login can fail (email, password, code, lockout), so it never tells which.
+LOGIN_FAILED = "email, password or code is incorrect, or the account is temporarily locked"
+TOTP_SECRET_PURPOSE = "user.totp_secret"
+CHALLENGE, ENROLLMENT = "CHALLENGE", "ENROLLMENT"
+TICKET_TTL = timedelta(minutes=5)
+API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -38,9 +46,25 @@ class IssuedTokens:
 
 
 @dataclass(frozen=True)
-class ClientInfo:
-    ip_address: str | None = None
-    user_agent: str | None = None
+class MfaTicketIssued:
+    """The password was right; the caller must now give a code (CHALLENGE) or enrol (ENROLLMENT)."""
+
+    purpose: str
+    token: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class TotpEnrollmentStarted:
+    secret: str
+    otpauth_uri: str
+    qr_code_svg: str
+
+
+@dataclass(frozen=True)
+class TotpEnrollmentConfirmed:
+    recovery_codes: list[str]
+    tokens: IssuedTokens | None  # when enrolment finished a login
 
 
 def normalize_email(email: str) -> str:
@@ -51,27 +75,136 @@ def normalize_email(email: str) -> str:
     return cleaned
 
 
-async def login(runtime: Runtime, email: str, password: str, client: ClientInfo = ClientInfo()) -> IssuedTokens:
-    """Checks the password and opens a session. Two-factor login will put a challenge between these steps."""
+# --- login ---------------------------------------------------------------------------------------------
+
+
+async def login(
+    runtime: Runtime, email: str, password: str, client: ClientInfo = NO_CLIENT
+) -> IssuedTokens | MfaTicketIssued:
+    """Step one: the password. Returns tokens, or a ticket for the second step."""
     user = await User.filter(email=email.strip().lower()).select_related("party").first()
     password_ok = passwords.verify_password(password, user.password_hash if user else None)
-    if user is None or not password_ok or not user.is_active:
+    now = runtime.now()
+    if user is None or not user.is_active:
+        await auth_events.record("login_failed", client=client, detail="unknown or disabled user")
         raise AuthenticationFailed(LOGIN_FAILED)
+    if _locked(user, now):
+        await auth_events.record("login_refused_locked", user_id=user.id, party_id=user.party_id, client=client)
+        raise AuthenticationFailed(LOGIN_FAILED)
+    if not password_ok:
+        await _register_failure(runtime, user, client, "wrong password")
+        raise AuthenticationFailed(LOGIN_FAILED)
+    if passwords.needs_rehash(user.password_hash):
+        await User.filter(id=user.id).update(password_hash=passwords.hash_password(password))
+    if user.totp_enabled:
+        return await _issue_ticket(user, CHALLENGE, now)
+    settings = await platform_settings.current()
+    if role_requires_mfa(user.role, party_users_require_mfa=settings.party_users_require_mfa):
+        return await _issue_ticket(user, ENROLLMENT, now)
+    return await _open_session(runtime, user, mfa_passed=False, client=client)
+
+
+async def verify_mfa(runtime: Runtime, challenge_token: str, code: str, client: ClientInfo = NO_CLIENT) -> IssuedTokens:
+    """Step two: a TOTP code or an unused recovery code for a challenge from `login`."""
+    now = runtime.now()
+    ticket = await _live_ticket(challenge_token, CHALLENGE, now)
+    user = await User.filter(id=ticket.user_id).select_related("party").get()
+    if not user.is_active or _locked(user, now) or not user.totp_enabled:
+        raise AuthenticationFailed(LOGIN_FAILED)
+    if not await _accept_second_factor(runtime, user, code, now):
+        await _register_failure(runtime, user, client, "wrong two-factor code")
+        raise AuthenticationFailed(LOGIN_FAILED)
+    # The ticket is spent exactly once, even if two requests race with valid codes.
+    if not await MfaTicket.filter(id=ticket.id, used_at__isnull=True).update(used_at=now):
+        raise AuthenticationFailed(LOGIN_FAILED)
+    return await _open_session(runtime, user, mfa_passed=True, client=client)
+
+
+def _locked(user: User, now: datetime) -> bool:
+    return user.locked_until is not None and user.locked_until > now
+
+
+async def _register_failure(runtime: Runtime, user: User, client: ClientInfo, why: str) -> None:
+    """Counts a failed attempt atomically (each alias and each operation counts); locks at the limit."""
+    await User.filter(id=user.id).update(failed_attempts=F("failed_attempts") + 1)
+    await auth_events.record("login_failed", user_id=user.id, party_id=user.party_id, client=client, detail=why)
+    fresh = await User.get(id=user.id)
+    if fresh.failed_attempts >= runtime.lockout_attempts:
+        locked_until = runtime.now() + runtime.lockout_duration
+        await User.filter(id=user.id).update(locked_until=locked_until, failed_attempts=0)
+        await auth_events.record(
+            "account_locked",
+            user_id=user.id,
+            party_id=user.party_id,
+            client=client,
+            detail=f"{runtime.lockout_attempts} failed attempts; locked until {locked_until.isoformat()}",
+        )
+
+
+async def _accept_second_factor(runtime: Runtime, user: User, code: str, now: datetime) -> bool:
+    if totp.looks_like_recovery_code(code):
+        spent = await RecoveryCode.filter(
+            user_id=user.id, code_hash=totp.hash_recovery_code(code), used_at__isnull=True
+        ).update(used_at=now)
+        if spent:
+            await auth_events.record("recovery_code_used", user_id=user.id, party_id=user.party_id)
+        return bool(spent)
+    secret = runtime.data_keys.decrypt(user.totp_secret_ciphertext or "", purpose=TOTP_SECRET_PURPOSE)
+    step = totp.matching_step(secret, code, now, last_used_step=user.totp_last_step)
+    if step is None:
+        return False
+    # Conditional update: of two requests with the same code, only one moves the last step forward.
+    claimed = await _claim_step(user.id, step)
+    return claimed
+
+
+async def _claim_step(user_id: int, step: int) -> bool:
+    query = User.filter(id=user_id).filter(totp_last_step__isnull=True)
+    if await query.update(totp_last_step=step):
+        return True
+    return bool(await User.filter(id=user_id, totp_last_step__lt=step).update(totp_last_step=step))
+
+
+async def _issue_ticket(user: User, purpose: str, now: datetime) -> MfaTicketIssued:
+    token = new_refresh_token().replace("slr_", "slm_", 1)
+    expires_at = now + TICKET_TTL
+    await MfaTicket.create(user_id=user.id, purpose=purpose, token_hash=hash_opaque_token(token), expires_at=expires_at)
+    return MfaTicketIssued(purpose=purpose, token=token, expires_at=expires_at)
+
+
+async def _live_ticket(token: str, purpose: str, now: datetime) -> MfaTicket:
+    ticket = await MfaTicket.filter(token_hash=hash_opaque_token(token), purpose=purpose).first()
+    if ticket is None or ticket.used_at is not None or ticket.expires_at <= now:
+        raise AuthenticationFailed(
+            "the two-factor step has expired or was already used: log in again", code=ErrorCode.INVALID_MFA_TICKET
+        )
+    return ticket
+
+
+async def _open_session(runtime: Runtime, user: User, *, mfa_passed: bool, client: ClientInfo) -> IssuedTokens:
     now = runtime.now()
     async with in_transaction():
         session = await AuthSession.create(
             user_id=user.id,
-            mfa_passed=False,
+            mfa_passed=mfa_passed,
             last_used_at=now,
             expires_at=now + runtime.refresh_token_ttl,
-            ip_address=(client.ip_address or None),
+            ip_address=client.ip_address,
             user_agent=(client.user_agent or "")[:400] or None,
         )
         refresh_token = await _new_refresh_token(session, now, runtime)
-        user.last_login_at = now
-        if passwords.needs_rehash(user.password_hash):
-            user.password_hash = passwords.hash_password(password)
-        await user.save(update_fields=["last_login_at", "password_hash"])
+        await User.filter(id=user.id).update(last_login_at=now, failed_attempts=0, locked_until=None)
+        await auth_events.record(
+            "login_succeeded",
+            user_id=user.id,
+            party_id=user.party_id,
+            client=client,
+            detail="with two-factor" if mfa_passed else "password only",
+        )
+    return _tokens(runtime, user, session, refresh_token, now)
+
+
+def _tokens(runtime: Runtime, user: User, session: AuthSession, refresh_token: str, now: datetime) -> IssuedTokens:
     access_token, access_expires = issue_access_token(
         runtime.signing_keys,
         user_id=user.id,
@@ -123,18 +256,14 @@ async def refresh(runtime: Runtime, refresh_token: str) -> IssuedTokens:
             new_token = await _new_refresh_token(session, now, runtime)
     if reused:
         # Raised after the commit, so the revocation of the whole family stays.
+        await auth_events.record("refresh_token_reused", user_id=session.user_id, detail=f"session {session.id}")
         raise AuthenticationFailed(
             "refresh token was already used; the session has been ended", code="INVALID_REFRESH_TOKEN"
         )
-    access_token, access_expires = issue_access_token(
-        runtime.signing_keys,
-        user_id=user.id,
-        session_id=session.id,
-        mfa_passed=session.mfa_passed,
-        now=now,
-        ttl=runtime.access_token_ttl,
-    )
-    return IssuedTokens(user, session.mfa_passed, access_token, access_expires, new_token, session.expires_at)
+    return _tokens(runtime, user, session, new_token, now)
+
+
+# --- sessions ------------------------------------------------------------------------------------------
 
 
 async def logout(principal: Principal, runtime: Runtime) -> None:
@@ -144,6 +273,39 @@ async def logout(principal: Principal, runtime: Runtime) -> None:
     await AuthSession.filter(id=principal.session_id, revoked_at__isnull=True).update(
         revoked_at=runtime.now(), revoke_reason="logout"
     )
+
+
+async def list_sessions(principal: Principal, runtime: Runtime, page: PageRequest) -> Page[AuthSession]:
+    _require_user(principal)
+    query = readable(principal, AuthSession).filter(revoked_at__isnull=True, expires_at__gt=runtime.now())
+    return await fetch_page(query, page.checked(runtime.max_page_size))
+
+
+async def revoke_session(principal: Principal, runtime: Runtime, session_id: int) -> AuthSession:
+    _require_user(principal)
+    async with in_transaction():
+        session = await writable(principal, AuthSession).select_for_update().get_or_none(id=session_id)
+        if session is None:
+            raise NotFound("session")
+        if session.revoked_at is None:
+            session.revoked_at, session.revoke_reason = runtime.now(), "revoked_by_user"
+            await session.save(update_fields=["revoked_at", "revoke_reason"])
+    return session
+
+
+def _require_user(principal: Principal) -> int:
+    if principal.user_id is None:
+        raise AuthenticationFailed("this needs a logged-in user (not an API key)", code="UNAUTHENTICATED")
+    return principal.user_id
+
+
+# --- principals ----------------------------------------------------------------------------------------
+
+
+async def principal_for_bearer(runtime: Runtime, token: str) -> Principal:
+    if api_keys.looks_like_api_key(token):
+        return await principal_for_api_key(runtime, token)
+    return await principal_for_access_token(runtime, token)
 
 
 async def principal_for_access_token(runtime: Runtime, token: str) -> Principal:
@@ -173,19 +335,127 @@ async def principal_for_access_token(runtime: Runtime, token: str) -> Principal:
     )
 
 
+async def principal_for_api_key(runtime: Runtime, key: str) -> Principal:
+    parsed = api_keys.parse_api_key(key)
+    now = runtime.now()
+    stored = await ApiKey.filter(public_id=parsed[0]).select_related("party").first() if parsed else None
+    if (
+        parsed is None
+        or stored is None
+        or not api_keys.secret_matches(parsed[1], stored.secret_hash)
+        or stored.revoked_at is not None
+        or (stored.expires_at is not None and stored.expires_at <= now)
+        or not stored.party.is_active
+    ):
+        raise AuthenticationFailed("API key rejected: unknown, revoked or expired", code="INVALID_TOKEN")
+    if stored.last_used_at is None or stored.last_used_at < now - API_KEY_TOUCH_INTERVAL:
+        # Written at most once a minute per key, so a busy partner system does not write on every request.
+        await ApiKey.filter(id=stored.id).update(last_used_at=now)
+    return Principal(
+        user_id=None,
+        party_id=stored.party_id,
+        party_kind=stored.party.kind,
+        role=None,
+        permissions=stored.permission_set,
+        mfa_passed=False,
+        api_key_id=stored.id,
+    )
+
+
 async def current_user(principal: Principal) -> User:
-    if principal.user_id is None:
-        raise AuthenticationFailed("authentication required", code="UNAUTHENTICATED")
-    user = await User.filter(id=principal.user_id).select_related("party").first()
+    user_id = _require_user(principal)
+    user = await User.filter(id=user_id).select_related("party").first()
     if user is None:
         raise NotFound("user")
     return user
 
 
+# --- two-factor enrolment ------------------------------------------------------------------------------
+
+
+async def _enrolling_user(principal: Principal | None, enrollment_token: str | None, now: datetime) -> User:
+    if enrollment_token:
+        ticket = await _live_ticket(enrollment_token, ENROLLMENT, now)
+        return await User.filter(id=ticket.user_id).select_related("party").get()
+    if principal is None or principal.user_id is None:
+        raise AuthenticationFailed("log in, or pass the enrollmentToken from login", code="UNAUTHENTICATED")
+    return await current_user(principal)
+
+
+async def begin_totp_enrollment(
+    runtime: Runtime, *, principal: Principal | None = None, enrollment_token: str | None = None
+) -> TotpEnrollmentStarted:
+    now = runtime.now()
+    user = await _enrolling_user(principal, enrollment_token, now)
+    if user.totp_enabled:
+        raise InvalidInput(
+            "MFA_ALREADY_ENABLED", "two-factor login is already on; an administrator can reset it", field=None
+        )
+    secret = totp.new_secret()
+    await User.filter(id=user.id).update(
+        totp_pending_ciphertext=runtime.data_keys.encrypt(secret, purpose=TOTP_SECRET_PURPOSE)
+    )
+    uri = totp.provisioning_uri(secret, user.email)
+    buffer = io.BytesIO()
+    segno.make(uri, error="m").save(buffer, kind="svg", scale=4, xmldecl=False)
+    return TotpEnrollmentStarted(secret=secret, otpauth_uri=uri, qr_code_svg=buffer.getvalue().decode())
+
+
+async def confirm_totp_enrollment(
+    runtime: Runtime,
+    code: str,
+    *,
+    principal: Principal | None = None,
+    enrollment_token: str | None = None,
+    client: ClientInfo = NO_CLIENT,
+) -> TotpEnrollmentConfirmed:
+    now = runtime.now()
+    user = await _enrolling_user(principal, enrollment_token, now)
+    if user.totp_enabled:
+        raise InvalidInput("MFA_ALREADY_ENABLED", "two-factor login is already on", field=None)
+    if user.totp_pending_ciphertext is None:
+        raise InvalidInput("MFA_NOT_STARTED", "call beginTotpEnrollment first", field=None)
+    secret = runtime.data_keys.decrypt(user.totp_pending_ciphertext, purpose=TOTP_SECRET_PURPOSE)
+    step = totp.matching_step(secret, code, now, last_used_step=None)
+    if step is None:
+        raise InvalidInput(
+            "INVALID_MFA_CODE",
+            "that code does not match: check the clock of the device and try the next code",
+            field="code",
+        )
+    codes = totp.new_recovery_codes()
+    async with in_transaction():
+        changed = await User.filter(id=user.id, totp_enabled_at__isnull=True).update(
+            totp_secret_ciphertext=user.totp_pending_ciphertext,
+            totp_pending_ciphertext=None,
+            totp_enabled_at=now,
+            totp_last_step=step,
+        )
+        if not changed:
+            raise InvalidInput("MFA_ALREADY_ENABLED", "two-factor login is already on", field=None)
+        await RecoveryCode.filter(user_id=user.id, used_at__isnull=True).update(used_at=now)
+        await RecoveryCode.bulk_create(
+            [RecoveryCode(user_id=user.id, code_hash=totp.hash_recovery_code(c)) for c in codes]
+        )
+        await auth_events.record("mfa_enrolled", user_id=user.id, party_id=user.party_id, client=client)
+        if enrollment_token:
+            spent = await MfaTicket.filter(token_hash=hash_opaque_token(enrollment_token), used_at__isnull=True).update(
+                used_at=now
+            )
+            if not spent:
+                raise AuthenticationFailed("the enrolment step was already used", code=ErrorCode.INVALID_MFA_TICKET)
+    user = await User.filter(id=user.id).select_related("party").get()
+    tokens = await _open_session(runtime, user, mfa_passed=True, client=client) if enrollment_token else None
+    return TotpEnrollmentConfirmed(recovery_codes=codes, tokens=tokens)
+
+
+# --- bootstrap -----------------------------------------------------------------------------------------
+
+
 async def create_user_unchecked(
     email: str, password: str, role: str, party_id: int, display_name: str | None = None
 ) -> User:
-    """Creates a user without asking who is asking: for the bootstrap command and demo data only."""
+    """Creates a user without asking who is asking: for the bootstrap command, demo data and `users`."""
     address = normalize_email(email)
     problem = passwords.password_problem(password)
     if problem:
@@ -215,3 +485,20 @@ async def create_user_unchecked(
             )
     except IntegrityError:
         raise AlreadyExists("DUPLICATE_EMAIL", f"a user with email {address} already exists", field="email") from None
+
+
+async def enroll_totp_unchecked(runtime: Runtime, user_id: int, secret: str) -> None:
+    """Turns two-factor on with a known secret: for demo data (printed for an authenticator app) only."""
+    await User.filter(id=user_id).update(
+        totp_secret_ciphertext=runtime.data_keys.encrypt(secret, purpose=TOTP_SECRET_PURPOSE),
+        totp_enabled_at=runtime.now(),
+        totp_pending_ciphertext=None,
+    )
+
+
+async def demo_totp_secret(runtime: Runtime, email: str) -> str | None:
+    """The TOTP secret of a demo user, to print next to its password: demo data only."""
+    user = await User.filter(email=email.strip().lower()).first()
+    if user is None or user.totp_secret_ciphertext is None:
+        return None
+    return runtime.data_keys.decrypt(user.totp_secret_ciphertext, purpose=TOTP_SECRET_PURPOSE)

@@ -24,7 +24,7 @@ from domain.parties import (
     normalize_name,
     validate_account_number,
 )
-from domain.services.authorization import require
+from domain.services.authorization import require, require_mfa
 from domain.services.pagination import Page, PageRequest, fetch_page
 from domain.services.runtime import Runtime
 
@@ -198,6 +198,8 @@ async def create_partner(principal: Principal, runtime: Runtime, kind: PartyKind
 
 async def update_merchant(principal: Principal, runtime: Runtime, merchant_id: int, changes: MerchantChanges) -> Party:
     require(principal, "merchants:write")
+    if changes.bank_account is not None:
+        require_mfa(principal, "changing a bank account")
     # Validate everything before touching the row, so a bad field leaves nothing half written.
     name = normalize_name(changes.name) if changes.name is not None else None
     category = _clean_category(changes.category)

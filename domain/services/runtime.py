@@ -21,6 +21,8 @@ class Runtime:
     access_token_ttl: timedelta = timedelta(minutes=15)
     refresh_token_ttl: timedelta = timedelta(days=30)
     max_page_size: int = 100
+    lockout_attempts: int = 5
+    lockout_duration: timedelta = timedelta(minutes=15)
     clock: Callable[[], datetime] = field(default=utc_now)
 
     def now(self) -> datetime:

@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import strawberry
 
-from domain.services import identity
-from schema.auth.types import Viewer
+from domain.services import api_keys as api_key_service
+from domain.services import auth_events, identity, platform_settings
+from domain.services import users as user_service
+from schema.auth.types import (
+    ApiKey,
+    AuthEvent,
+    PlatformSettings,
+    Session,
+    User,
+    Viewer,
+    api_key_from_row,
+    auth_event_from_row,
+    user_from_row,
+)
 from schema.context import Info
 from schema.merchants.types import party_from_row
+from schema.pagination import Connection, page_request, to_connection
 from schema.permissions import describe, requires
+
+_PAGE = "`first` (1..100, default 20) items after the cursor `after`, newest first."
 
 
 @strawberry.type
@@ -26,5 +41,62 @@ class AuthQuery:
             role=user.role,
             permissions=sorted(principal.permissions),
             mfa_passed=principal.mfa_passed,
+            mfa_enabled=user.totp_enabled,
             party=party_from_row(user.party),
         )
+
+    @strawberry.field(description=describe(f"The caller's open sessions. {_PAGE}", None), extensions=[requires()])
+    async def sessions(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Session]:
+        principal = info.context.principal
+        page = await identity.list_sessions(principal, info.context.runtime, page_request(first, after))
+        return to_connection(
+            page,
+            lambda row: Session(
+                id=strawberry.ID(str(row.id)),
+                current=row.id == principal.session_id,
+                mfa_passed=row.mfa_passed,
+                created_at=row.created_at,
+                last_used_at=row.last_used_at,
+                expires_at=row.expires_at,
+                ip_address=row.ip_address,
+                user_agent=row.user_agent,
+            ),
+        )
+
+    @strawberry.field(
+        description=describe(f"Users in the caller's scope. {_PAGE}", "users:read"), extensions=[requires("users:read")]
+    )
+    async def users(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[User]:
+        page = await user_service.list_users(info.context.principal, info.context.runtime, page_request(first, after))
+        return to_connection(page, user_from_row)
+
+    @strawberry.field(
+        description=describe(f"API keys in the caller's scope, with their last use. {_PAGE}", "apikeys:read"),
+        extensions=[requires("apikeys:read")],
+    )
+    async def api_keys(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[ApiKey]:
+        page = await api_key_service.list_api_keys(
+            info.context.principal, info.context.runtime, page_request(first, after)
+        )
+        return to_connection(page, api_key_from_row)
+
+    @strawberry.field(
+        description=describe(
+            f"Authentication events: logins, failures, lockouts, enrolments, resets, keys. {_PAGE}", "audit:read"
+        ),
+        extensions=[requires("audit:read")],
+    )
+    async def auth_events(
+        self, info: Info, first: int | None = None, after: str | None = None, kind: str | None = None
+    ) -> Connection[AuthEvent]:
+        page = await auth_events.list_events(
+            info.context.principal, info.context.runtime, page_request(first, after), kind=kind
+        )
+        return to_connection(page, auth_event_from_row)
+
+    @strawberry.field(
+        description=describe("Platform-wide settings.", "users:read"), extensions=[requires("users:read")]
+    )
+    async def platform_settings(self, info: Info) -> PlatformSettings:
+        current = await platform_settings.current()
+        return PlatformSettings(party_users_require_mfa=current.party_users_require_mfa)

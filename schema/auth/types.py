@@ -1,13 +1,26 @@
-"""GraphQL types of the auth area."""
+"""GraphQL types of the auth area: the viewer, tokens, two-factor steps, sessions, users, API keys, events."""
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 import strawberry
+from strawberry import relay
 
+from auth.api_keys import PREFIX as API_KEY_PREFIX
+from auth.roles import ROLE_PARTY_KIND
+from domain.services import users as user_service
+from schema.context import Info
 from schema.errors import ErrorCodeEnum
-from schema.merchants.types import Party
+from schema.merchants.types import Party, party_from_row
+
+Role = strawberry.enum(
+    enum.Enum("Role", {role.upper(): role for role in ROLE_PARTY_KIND}),
+    description="Roles; each grants a set of permissions (see the README's table).",
+)
 
 
 @strawberry.type(description="The logged-in caller.")
@@ -18,6 +31,7 @@ class Viewer:
     role: str = strawberry.field(description="Role, which grants `permissions`.")
     permissions: list[str] = strawberry.field(description="Every permission the caller holds, sorted.")
     mfa_passed: bool = strawberry.field(description="Whether this session passed two-factor login.")
+    mfa_enabled: bool = strawberry.field(description="Whether the user has two-factor login turned on.")
     party: Party = strawberry.field(description="The party the user acts for.")
 
 
@@ -33,12 +47,172 @@ class AuthTokens:
     viewer: Viewer = strawberry.field(description="Who is logged in.")
 
 
-@strawberry.type(description="Login or refresh failed. The message never says which part was wrong.")
+@strawberry.type(
+    description="The password was right; now send a code from the authenticator app (or a recovery "
+    "code) with `verifyMfa`."
+)
+class MfaChallenge:
+    challenge_token: str = strawberry.field(description="Pass to `verifyMfa`; valid for 5 minutes, once.")
+    expires_at: datetime = strawberry.field(description="When the challenge expires.")
+
+
+@strawberry.type(
+    description="The password was right, but this role requires two-factor login and none is set "
+    "up: call `beginTotpEnrollment` then `confirmTotpEnrollment` with this token."
+)
+class MfaEnrollmentRequired:
+    enrollment_token: str = strawberry.field(description="Pass to the enrolment mutations; valid 5 minutes.")
+    expires_at: datetime = strawberry.field(description="When the token expires.")
+
+
+@strawberry.type(description="Login, a code or a token was refused. The message never says which part was wrong.")
 class AuthFailure:
-    code: ErrorCodeEnum = strawberry.field(description="AUTHENTICATION_FAILED or INVALID_REFRESH_TOKEN.")
+    code: ErrorCodeEnum = strawberry.field(
+        description="AUTHENTICATION_FAILED, INVALID_REFRESH_TOKEN or INVALID_MFA_TICKET."
+    )
     message: str = strawberry.field(description="For people.")
 
 
 @strawberry.type(description="The session was ended.")
 class LogoutSuccess:
     session_ended: bool = strawberry.field(description="Always true.")
+
+
+@strawberry.type(description="A new TOTP secret to add to an authenticator app; confirm it with a code.")
+class TotpEnrollment:
+    secret: str = strawberry.field(description="Base32 secret, for typing into an app by hand.")
+    otpauth_uri: str = strawberry.field(description="otpauth:// URI (issuer Splitledger, the user's email).")
+    qr_code_svg: str = strawberry.field(description="The URI as a QR code, an SVG document.")
+
+
+@strawberry.type(description="Two-factor login is on.")
+class TotpEnrollmentConfirmed:
+    recovery_codes: list[str] = strawberry.field(
+        description="Ten single-use codes for when the phone is lost. Shown this once; store them safely."
+    )
+    tokens: AuthTokens | None = strawberry.field(
+        description="A two-factor session, when enrolment was part of a login."
+    )
+
+
+@strawberry.type(description="A login session of the caller.")
+class Session:
+    id: strawberry.ID = strawberry.field(description="Session id, for `revokeSession`.")
+    current: bool = strawberry.field(description="Whether this is the session making the request.")
+    mfa_passed: bool = strawberry.field(description="Whether it passed two-factor login.")
+    created_at: datetime = strawberry.field(description="When it started.")
+    last_used_at: datetime = strawberry.field(description="When its refresh token was last used.")
+    expires_at: datetime = strawberry.field(description="When it ends at the latest.")
+    ip_address: str | None = strawberry.field(description="Address it logged in from.")
+    user_agent: str | None = strawberry.field(description="Client it logged in with.")
+
+
+@strawberry.type(description="A person who logs in.")
+class User(relay.Node):
+    id: relay.NodeID[int]
+    email: str = strawberry.field(description="Login email.")
+    display_name: str = strawberry.field(description="Name shown in consoles.")
+    role: Role = strawberry.field(description="Role.")
+    is_active: bool = strawberry.field(description="Disabled users cannot log in.")
+    mfa_enabled: bool = strawberry.field(description="Whether two-factor login is on.")
+    locked_until: datetime | None = strawberry.field(description="Set while locked after failed attempts.")
+    last_login_at: datetime | None = strawberry.field(description="Last successful login.")
+    created_at: datetime = strawberry.field(description="When the user was created.")
+    party: Party = strawberry.field(description="The party the user acts for.")
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False) -> list[Any]:
+        rows = await user_service.users_by_ids(info.context.principal, [int(i) for i in node_ids])
+        return [user_from_row(rows[int(i)]) if int(i) in rows else None for i in node_ids]
+
+
+def user_from_row(row: Any) -> User:
+    return User(
+        id=row.id,
+        email=row.email,
+        display_name=row.display_name,
+        role=Role(row.role),
+        is_active=row.is_active,
+        mfa_enabled=row.totp_enabled,
+        locked_until=row.locked_until,
+        last_login_at=row.last_login_at,
+        created_at=row.created_at,
+        party=party_from_row(row.party),
+    )
+
+
+@strawberry.type(description="A key a partner system uses as `Authorization: Bearer <key>`.")
+class ApiKey(relay.Node):
+    id: relay.NodeID[int]
+    name: str = strawberry.field(description="What the key is for.")
+    key_prefix: str = strawberry.field(description="The start of the key, to recognise it (the rest is secret).")
+    permissions: list[str] = strawberry.field(description="What the key may do.")
+    created_at: datetime = strawberry.field(description="When it was created.")
+    expires_at: datetime | None = strawberry.field(description="When it stops working, if ever.")
+    revoked_at: datetime | None = strawberry.field(description="When it was revoked.")
+    last_used_at: datetime | None = strawberry.field(description="Last use, to the minute.")
+    party_id: strawberry.Private[int]
+
+    @strawberry.field(description="The party the key acts for.")
+    async def party(self, info: Info) -> Party | None:
+        row = await info.context.loaders.party.load(self.party_id)
+        return party_from_row(row) if row is not None else None
+
+
+def api_key_from_row(row: Any) -> ApiKey:
+    return ApiKey(
+        id=row.id,
+        name=row.name,
+        key_prefix=f"{API_KEY_PREFIX}{row.public_id}_",
+        permissions=sorted(row.permission_set),
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+        last_used_at=row.last_used_at,
+        party_id=row.party_id,
+    )
+
+
+@strawberry.type(description="Something that happened to an identity.")
+class AuthEvent:
+    id: strawberry.ID = strawberry.field(description="Event id.")
+    occurred_at: datetime = strawberry.field(description="When.")
+    kind: str = strawberry.field(
+        description="login_succeeded, login_failed, account_locked, mfa_enrolled, "
+        "mfa_reset, api_key_created, api_key_revoked, user_created, ..."
+    )
+    user_id: strawberry.ID | None = strawberry.field(description="The user it concerns.")
+    party_id: strawberry.ID | None = strawberry.field(description="The party it concerns.")
+    actor_user_id: strawberry.ID | None = strawberry.field(description="Who did it, when not the user.")
+    api_key_id: strawberry.ID | None = strawberry.field(description="The API key that did it.")
+    ip_address: str | None = strawberry.field(description="Client address.")
+    user_agent: str | None = strawberry.field(description="Client software.")
+    detail: str | None = strawberry.field(description="More about it.")
+
+
+def _id(value: int | None) -> strawberry.ID | None:
+    return strawberry.ID(str(value)) if value is not None else None
+
+
+def auth_event_from_row(row: Any) -> AuthEvent:
+    return AuthEvent(
+        id=strawberry.ID(str(row.id)),
+        occurred_at=row.occurred_at,
+        kind=row.kind,
+        user_id=_id(row.user_id),
+        party_id=_id(row.party_id),
+        actor_user_id=_id(row.actor_user_id),
+        api_key_id=_id(row.api_key_id),
+        ip_address=row.ip_address,
+        user_agent=row.user_agent,
+        detail=row.detail,
+    )
+
+
+@strawberry.type(description="Platform-wide settings.")
+class PlatformSettings:
+    party_users_require_mfa: bool = strawberry.field(
+        description="Whether merchant, logistics and supplier users "
+        "must use two-factor login (platform staff "
+        "always must)."
+    )

@@ -13,13 +13,14 @@ REFRESH = """mutation($t: String!) { refreshToken(input: {refreshToken: $t}) {
 ME = "{ me { email role permissions mfaPassed party { kind name } } }"
 
 
-async def test_login_then_me_then_logout(app, anonymous_client, world):
-    tokens = await anonymous_client.login(world.emails["platform_operations"])
+async def test_login_then_me_then_logout(app, anonymous_client, make_user):
+    operations = await make_user("platform_operations")
+    tokens = await anonymous_client.login_with_totp(operations.email, operations.totp_secret)
     assert tokens["__typename"] == "AuthTokens" and tokens["viewer"]["role"] == "platform_operations"
     async with http_client(app, tokens["accessToken"]) as http:
         api = Api(http)
         me = (await api.execute(ME))["me"]
-        assert me["email"] == world.emails["platform_operations"] and me["party"]["kind"] == "PLATFORM"
+        assert me["email"] == operations.email and me["party"]["kind"] == "PLATFORM" and me["mfaPassed"]
         assert "merchants:write" in me["permissions"] and "payouts:approve" not in me["permissions"]
         assert (await api.execute("mutation { logout { ... on LogoutSuccess { sessionEnded } } }"))["logout"][
             "sessionEnded"
@@ -53,7 +54,7 @@ async def test_an_expired_access_token_is_answered_with_401(settings, runtime, w
         clock=lambda: runtime.now() + timedelta(minutes=16),
     )
     future_app = create_app(settings, manage_database=False, runtime=later)
-    tokens = await anonymous_client.login(world.emails["platform_finance"])
+    tokens = await anonymous_client.login(world.emails["merchant_finance"])
     async with http_client(future_app, tokens["accessToken"]) as http:
         response = await http.post("/graphql", json={"query": ME})
     assert response.status_code == 401

@@ -62,8 +62,8 @@ async def test_a_disabled_user_cannot_log_in_or_use_old_tokens(runtime, world):
     user = await identity.create_user_unchecked(
         f"disabled.{world.platform_id}.{id(runtime)}@test.example",
         TEST_PASSWORD,
-        "platform_risk",
-        world.platform_id,
+        "merchant_staff",
+        world.merchant_a_id,
     )
     issued = await identity.login(runtime, user.email, TEST_PASSWORD)
     await User.filter(id=user.id).update(is_active=False)

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pyotp
 
 from api.demo import DEMO_PASSWORD
 
@@ -20,7 +21,20 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_demo_serves_and_answers_a_login(tmp_path: Path):
+def _printed_totp_secret(process: subprocess.Popen, email: str) -> str:
+    """Reads the demo's output up to its login hints and returns the TOTP secret printed for `email`."""
+    assert process.stdout is not None
+    secret = None
+    for line in process.stdout:
+        if line.strip().startswith(email) and "TOTP secret" in line:
+            secret = line.split("TOTP secret")[1].strip()
+        if line.startswith("then:"):
+            break
+    assert secret, "the demo did not print a TOTP secret"
+    return secret
+
+
+def test_demo_serves_and_answers_a_two_factor_login(tmp_path: Path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPLITLEDGER_")}
     env["SPLITLEDGER_DATABASE_URL"] = f"sqlite://{tmp_path / 'demo.sqlite3'}"
@@ -33,9 +47,10 @@ def test_demo_serves_and_answers_a_login(tmp_path: Path):
         text=True,
     )
     try:
+        secret = _printed_totp_secret(process, "admin@platform.example")
         deadline = time.monotonic() + 60
         while True:
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert process.poll() is None, "demo exited early"
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
                     break
@@ -43,17 +58,27 @@ def test_demo_serves_and_answers_a_login(tmp_path: Path):
                 pass
             assert time.monotonic() < deadline, "demo did not become ready within 60 s"
             time.sleep(0.3)
-        response = httpx.post(
-            f"http://127.0.0.1:{port}/graphql",
+        url = f"http://127.0.0.1:{port}/graphql"
+        challenge = httpx.post(
+            url,
             timeout=10,
             json={
                 "query": 'mutation($p: String!) { login(input: {email: "admin@platform.example", password: $p}) '
-                "{ __typename ... on AuthTokens { viewer { role } } } }",
+                "{ __typename ... on MfaChallenge { challengeToken } } }",
                 "variables": {"p": DEMO_PASSWORD},
             },
-        )
-        login = response.json()["data"]["login"]
-        assert login == {"__typename": "AuthTokens", "viewer": {"role": "platform_admin"}}
+        ).json()["data"]["login"]
+        assert challenge["__typename"] == "MfaChallenge"
+        tokens = httpx.post(
+            url,
+            timeout=10,
+            json={
+                "query": "mutation($t: String!, $c: String!) { verifyMfa(input: {challengeToken: $t, code: $c}) "
+                "{ __typename ... on AuthTokens { viewer { role mfaPassed } } } }",
+                "variables": {"t": challenge["challengeToken"], "c": pyotp.TOTP(secret).now()},
+            },
+        ).json()["data"]["verifyMfa"]
+        assert tokens == {"__typename": "AuthTokens", "viewer": {"role": "platform_admin", "mfaPassed": True}}
     finally:
         process.terminate()
         process.wait(timeout=20)

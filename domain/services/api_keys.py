@@ -1,0 +1,106 @@
+"""API keys for partner systems: shown once, stored hashed, scoped to one party and to permissions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from tortoise.transactions import in_transaction
+
+from auth import api_keys
+from auth.principal import Principal
+from auth.roles import MFA_REQUIRED_PERMISSIONS, PERMISSIONS, grantable_to
+from auth.scoping import readable, writable
+from domain.errors import Forbidden, InvalidInput, NotFound
+from domain.models import ApiKey, Party
+from domain.parties import normalize_name
+from domain.services import auth_events
+from domain.services.authorization import require
+from domain.services.pagination import Page, PageRequest, fetch_page
+from domain.services.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class CreatedApiKey:
+    api_key: ApiKey
+    key: str  # the only time the full key exists outside the caller's system
+
+
+async def create_api_key(
+    principal: Principal,
+    runtime: Runtime,
+    party_id: int,
+    name: str,
+    permissions: list[str],
+    expires_at: datetime | None = None,
+) -> CreatedApiKey:
+    require(principal, "apikeys:write")
+    label = normalize_name(name)
+    wanted = frozenset(permissions)
+    if not wanted:
+        raise InvalidInput("INVALID_INPUT", "give the key at least one permission", field="permissions")
+    unknown = wanted - set(PERMISSIONS)
+    if unknown:
+        raise InvalidInput(
+            "UNKNOWN_PERMISSION", f"unknown permissions: {', '.join(sorted(unknown))}", field="permissions"
+        )
+    sensitive = wanted & MFA_REQUIRED_PERMISSIONS
+    if sensitive:
+        raise InvalidInput(
+            "PERMISSION_NOT_GRANTABLE",
+            f"API keys cannot hold two-factor permissions: {', '.join(sorted(sensitive))}",
+            field="permissions",
+        )
+    beyond = wanted - principal.permissions
+    if beyond:
+        raise Forbidden(f"you cannot grant permissions you do not hold: {', '.join(sorted(beyond))}")
+    if expires_at is not None and expires_at <= runtime.now():
+        raise InvalidInput("INVALID_EXPIRY", "expiresAt must be in the future", field="expiresAt")
+    party = await writable(principal, Party).get_or_none(id=party_id)
+    if party is None:
+        raise NotFound("party", field="partyId")
+    unfit = wanted - grantable_to(party.kind)
+    if unfit:
+        raise InvalidInput(
+            "PERMISSION_NOT_GRANTABLE",
+            f"a {party.kind.lower()} cannot hold: {', '.join(sorted(unfit))}",
+            field="permissions",
+        )
+    key, public_id, secret_hash = api_keys.new_api_key()
+    async with in_transaction():
+        row = await ApiKey.create(
+            public_id=public_id,
+            secret_hash=secret_hash,
+            name=label,
+            party_id=party.id,
+            permissions=" ".join(sorted(wanted)),
+            created_by_id=principal.user_id,
+            expires_at=expires_at,
+        )
+        await auth_events.record(
+            "api_key_created",
+            party_id=party.id,
+            actor=principal,
+            detail=f"key {public_id} ({label}): {' '.join(sorted(wanted))}",
+        )
+    return CreatedApiKey(api_key=row, key=key)
+
+
+async def revoke_api_key(principal: Principal, runtime: Runtime, key_id: int) -> ApiKey:
+    require(principal, "apikeys:write")
+    async with in_transaction():
+        row = await writable(principal, ApiKey).select_for_update().get_or_none(id=key_id)
+        if row is None:
+            raise NotFound("API key")
+        if row.revoked_at is None:
+            row.revoked_at = runtime.now()
+            await row.save(update_fields=["revoked_at"])
+            await auth_events.record(
+                "api_key_revoked", party_id=row.party_id, actor=principal, detail=f"key {row.public_id}"
+            )
+    return row
+
+
+async def list_api_keys(principal: Principal, runtime: Runtime, page: PageRequest) -> Page[ApiKey]:
+    require(principal, "apikeys:read")
+    return await fetch_page(readable(principal, ApiKey), page.checked(runtime.max_page_size))

@@ -1,0 +1,222 @@
+"""Managing users, API keys and platform settings. Every one of these needs a two-factor session."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+from strawberry import relay
+
+from domain.errors import DomainError, NotFound
+from domain.services import api_keys as api_key_service
+from domain.services import platform_settings
+from domain.services import users as user_service
+from domain.services.users import NewUser
+from schema.auth.types import ApiKey, PlatformSettings, Role, User, api_key_from_row, user_from_row
+from schema.context import Info
+from schema.errors import DuplicateError, NotFoundError, ValidationError, user_error
+from schema.merchants.queries import global_id_to_int
+from schema.node import party_id_from_global_id
+from schema.permissions import describe, requires
+
+
+@strawberry.type(description="The user was created.")
+class CreateUserSuccess:
+    user: User = strawberry.field(description="The new user.")
+
+
+@strawberry.type(description="The user was changed.")
+class UpdateUserSuccess:
+    user: User = strawberry.field(description="The user as it is now.")
+
+
+@strawberry.type(description="The key was created. `key` is shown this once: store it in the partner system now.")
+class CreateApiKeySuccess:
+    api_key: ApiKey = strawberry.field(description="The key's record.")
+    key: str = strawberry.field(description="The full key, for `Authorization: Bearer <key>`.")
+
+
+@strawberry.type(description="The key was revoked; requests with it now fail.")
+class RevokeApiKeySuccess:
+    api_key: ApiKey = strawberry.field(description="The key's record.")
+
+
+@strawberry.type(description="The settings were changed.")
+class UpdatePlatformSettingsSuccess:
+    settings: PlatformSettings = strawberry.field(description="The settings as they are now.")
+
+
+CreateUserResult = Annotated[
+    CreateUserSuccess | ValidationError | DuplicateError | NotFoundError,
+    strawberry.union("CreateUserResult", description="The new user, or why not."),
+]
+UpdateUserResult = Annotated[
+    UpdateUserSuccess | ValidationError | NotFoundError,
+    strawberry.union("UpdateUserResult", description="The changed user, or why not."),
+]
+CreateApiKeyResult = Annotated[
+    CreateApiKeySuccess | ValidationError | NotFoundError,
+    strawberry.union("CreateApiKeyResult", description="The new key, or why not."),
+]
+RevokeApiKeyResult = Annotated[
+    RevokeApiKeySuccess | NotFoundError, strawberry.union("RevokeApiKeyResult", description="The revoked key.")
+]
+UpdatePlatformSettingsResult = Annotated[
+    UpdatePlatformSettingsSuccess,
+    strawberry.union("UpdatePlatformSettingsResult", description="The new settings."),
+]
+
+
+@strawberry.input(description="A new user.")
+class CreateUserInput:
+    email: str = strawberry.field(description="Login email, unique.")
+    password: str = strawberry.field(description="Initial password, at least 12 characters.")
+    role: Role = strawberry.field(description="A role of the party's kind, granting no more than you hold.")
+    party_id: relay.GlobalID = strawberry.field(description="The party the user acts for.")
+    display_name: str | None = strawberry.field(default=None, description="Name shown in consoles.")
+
+
+@strawberry.input(description="A new role for a user.")
+class UpdateUserRoleInput:
+    id: relay.GlobalID = strawberry.field(description="The user.")
+    role: Role = strawberry.field(description="The new role.")
+
+
+@strawberry.input(description="A user to act on.")
+class UserInput:
+    id: relay.GlobalID = strawberry.field(description="The user.")
+
+
+@strawberry.input(description="A new API key for a partner system.")
+class CreateApiKeyInput:
+    party_id: relay.GlobalID = strawberry.field(description="The party the key acts for.")
+    name: str = strawberry.field(description="What the key is for, e.g. 'order system'.")
+    permissions: list[str] = strawberry.field(description="Permissions, no wider than yours and fit for the party.")
+    expires_at: datetime | None = strawberry.field(default=None, description="When the key stops working.")
+
+
+@strawberry.input(description="An API key to revoke.")
+class RevokeApiKeyInput:
+    id: relay.GlobalID = strawberry.field(description="The key.")
+
+
+@strawberry.input(description="Settings to change; omitted ones stay.")
+class UpdatePlatformSettingsInput:
+    party_users_require_mfa: bool | None = strawberry.field(
+        default=None, description="Require two-factor login for all party users."
+    )
+
+
+def _user_id(global_id: relay.GlobalID) -> int:
+    user_id = global_id_to_int(global_id, "User")
+    if user_id is None:
+        raise NotFound("user")
+    return user_id
+
+
+@strawberry.type
+class AdminMutation:
+    @strawberry.mutation(
+        description=describe("Creates a user for a party in your scope.", "users:write"),
+        extensions=[requires("users:write")],
+    )
+    async def create_user(self, info: Info, input: CreateUserInput) -> CreateUserResult:
+        try:
+            row = await user_service.create_user(
+                info.context.principal,
+                info.context.runtime,
+                NewUser(
+                    email=input.email,
+                    password=input.password,
+                    role=input.role.value,
+                    party_id=party_id_from_global_id(input.party_id),
+                    display_name=input.display_name,
+                ),
+            )
+        except DomainError as exc:
+            return user_error(exc)
+        return CreateUserSuccess(user=user_from_row(row))
+
+    @strawberry.mutation(
+        description=describe("Changes a user's role.", "users:write"), extensions=[requires("users:write")]
+    )
+    async def update_user_role(self, info: Info, input: UpdateUserRoleInput) -> UpdateUserResult:
+        try:
+            row = await user_service.update_user_role(
+                info.context.principal, info.context.runtime, _user_id(input.id), input.role.value
+            )
+        except DomainError as exc:
+            return user_error(exc)
+        return UpdateUserSuccess(user=user_from_row(row))
+
+    @strawberry.mutation(
+        description=describe("Disables a user and ends their sessions.", "users:write"),
+        extensions=[requires("users:write")],
+    )
+    async def disable_user(self, info: Info, input: UserInput) -> UpdateUserResult:
+        try:
+            row = await user_service.disable_user(info.context.principal, info.context.runtime, _user_id(input.id))
+        except DomainError as exc:
+            return user_error(exc)
+        return UpdateUserSuccess(user=user_from_row(row))
+
+    @strawberry.mutation(
+        description=describe(
+            "Turns a user's two-factor login off (a lost phone) and ends their "
+            "sessions; they enrol again at next login.",
+            "users:write",
+        ),
+        extensions=[requires("users:write")],
+    )
+    async def reset_user_mfa(self, info: Info, input: UserInput) -> UpdateUserResult:
+        try:
+            row = await user_service.reset_user_mfa(info.context.principal, info.context.runtime, _user_id(input.id))
+        except DomainError as exc:
+            return user_error(exc)
+        return UpdateUserSuccess(user=user_from_row(row))
+
+    @strawberry.mutation(
+        description=describe("Creates an API key for a party; the key is shown once.", "apikeys:write"),
+        extensions=[requires("apikeys:write")],
+    )
+    async def create_api_key(self, info: Info, input: CreateApiKeyInput) -> CreateApiKeyResult:
+        try:
+            created = await api_key_service.create_api_key(
+                info.context.principal,
+                info.context.runtime,
+                party_id_from_global_id(input.party_id),
+                input.name,
+                input.permissions,
+                input.expires_at,
+            )
+        except DomainError as exc:
+            return user_error(exc)
+        return CreateApiKeySuccess(api_key=api_key_from_row(created.api_key), key=created.key)
+
+    @strawberry.mutation(
+        description=describe("Revokes an API key.", "apikeys:write"), extensions=[requires("apikeys:write")]
+    )
+    async def revoke_api_key(self, info: Info, input: RevokeApiKeyInput) -> RevokeApiKeyResult:
+        try:
+            key_id = global_id_to_int(input.id, "ApiKey")
+            if key_id is None:
+                raise NotFound("API key")
+            row = await api_key_service.revoke_api_key(info.context.principal, info.context.runtime, key_id)
+        except DomainError as exc:
+            return user_error(exc)
+        return RevokeApiKeySuccess(api_key=api_key_from_row(row))
+
+    @strawberry.mutation(
+        description=describe("Changes platform-wide settings.", "platform:configure"),
+        extensions=[requires("platform:configure")],
+    )
+    async def update_platform_settings(
+        self, info: Info, input: UpdatePlatformSettingsInput
+    ) -> UpdatePlatformSettingsResult:
+        current = await platform_settings.update(
+            info.context.principal, party_users_require_mfa=input.party_users_require_mfa
+        )
+        return UpdatePlatformSettingsSuccess(
+            settings=PlatformSettings(party_users_require_mfa=current.party_users_require_mfa)
+        )
