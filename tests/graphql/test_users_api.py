@@ -1,0 +1,149 @@
+"""Managing users and sessions: who may create whom, no escalation, disabling, resets, password changes."""
+
+from __future__ import annotations
+
+import base64
+
+from domain.models import AuthSession, User
+from tests.conftest import TEST_PASSWORD, Api, http_client
+
+CREATE_USER = """mutation($email: String!, $role: Role!, $party: ID!) {
+  createUser(input: {email: $email, password: "a-long-enough-password", role: $role, partyId: $party}) {
+    __typename ... on CreateUserSuccess { user { id email role party { id } } } ... on UserError { code } } }"""
+USERS = "{ users(first: 100) { edges { node { id email party { id } } } } }"
+
+
+def gid(type_name: str, row_id: int) -> str:
+    return base64.b64encode(f"{type_name}:{row_id}".encode()).decode()
+
+
+async def _merchant_admin_api(app, anonymous_client, make_user):
+    admin = await make_user("merchant_admin", mfa=True)
+    tokens = await anonymous_client.login_with_totp(admin.email, admin.totp_secret)
+    return admin, http_client(app, tokens["accessToken"])
+
+
+async def test_a_merchant_admin_manages_its_own_staff_only(app, anonymous_client, make_user, world):
+    admin, http = await _merchant_admin_api(app, anonymous_client, make_user)
+    async with http:
+        api = Api(http)
+        created = (
+            await api.execute(
+                CREATE_USER,
+                {
+                    "email": f"staff.{admin.user_id}@test.example",
+                    "role": "MERCHANT_STAFF",
+                    "party": gid("Merchant", world.merchant_a_id),
+                },
+            )
+        )["createUser"]
+        assert created["__typename"] == "CreateUserSuccess" and created["user"]["role"] == "MERCHANT_STAFF"
+        other = (
+            await api.execute(
+                CREATE_USER,
+                {
+                    "email": f"x.{admin.user_id}@test.example",
+                    "role": "MERCHANT_STAFF",
+                    "party": gid("Merchant", world.merchant_b_id),
+                },
+            )
+        )["createUser"]
+        assert other["__typename"] == "NotFoundError"
+        escalate = await api.execute(
+            CREATE_USER,
+            {
+                "email": f"y.{admin.user_id}@test.example",
+                "role": "PLATFORM_ADMIN",
+                "party": gid("Platform", world.platform_id),
+            },
+            expect_errors=True,
+        )
+        assert escalate["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        seen = {e["node"]["party"]["id"] for e in (await api.execute(USERS))["users"]["edges"]}
+        assert seen == {gid("Merchant", world.merchant_a_id)}
+
+
+async def test_role_must_fit_the_party(client_for, world):
+    admin = await client_for("platform_admin")
+    result = (
+        await admin.execute(
+            CREATE_USER,
+            {
+                "email": "misfit.role@test.example",
+                "role": "LOGISTICS_PARTNER",
+                "party": gid("Merchant", world.merchant_a_id),
+            },
+        )
+    )["createUser"]
+    assert (result["__typename"], result["code"]) == ("ValidationError", "ROLE_PARTY_MISMATCH")
+
+
+async def test_disabling_a_user_ends_their_sessions(app, client_for, anonymous_client, make_user):
+    admin = await client_for("platform_admin")
+    staff = await make_user("merchant_staff")
+    tokens = await anonymous_client.login(staff.email)
+    result = await admin.execute(
+        "mutation($id: ID!) { disableUser(input: {id: $id}) { ... on UpdateUserSuccess { user { isActive } } } }",
+        {"id": gid("User", staff.user_id)},
+    )
+    assert result["disableUser"]["user"]["isActive"] is False
+    async with http_client(app, tokens["accessToken"]) as http:
+        assert (await http.post("/graphql", json={"query": "{ me { email } }"})).status_code == 401
+    assert (await anonymous_client.login(staff.email))["__typename"] == "AuthFailure"
+
+
+async def test_updating_a_role_and_not_ones_own(client_for, make_user, world):
+    admin = await client_for("platform_admin")
+    staff = await make_user("merchant_staff")
+    change = (
+        "mutation($id: ID!, $r: Role!) { updateUserRole(input: {id: $id, role: $r}) { __typename "
+        "... on UpdateUserSuccess { user { role } } ... on UserError { code } } }"
+    )
+    done = (await admin.execute(change, {"id": gid("User", staff.user_id), "r": "MERCHANT_FINANCE"}))["updateUserRole"]
+    assert done["user"]["role"] == "MERCHANT_FINANCE"
+    me = await User.get(email=world.emails["platform_admin"])
+    own = (await admin.execute(change, {"id": gid("User", me.id), "r": "PLATFORM_AUDITOR"}))["updateUserRole"]
+    assert own["code"] == "CANNOT_CHANGE_SELF"
+
+
+async def test_resetting_two_factor_makes_the_user_enrol_again(client_for, anonymous_client, make_user):
+    admin = await client_for("platform_admin")
+    risk = await make_user("platform_risk")
+    await admin.execute(
+        "mutation($id: ID!) { resetUserMfa(input: {id: $id}) { __typename } }", {"id": gid("User", risk.user_id)}
+    )
+    assert (await anonymous_client.login(risk.email))["__typename"] == "MfaEnrollmentRequired"
+
+
+async def test_sessions_list_and_revoke_and_password_change(app, anonymous_client, make_user):
+    staff = await make_user("merchant_staff")
+    first = await anonymous_client.login(staff.email)
+    second = await anonymous_client.login(staff.email)
+    async with http_client(app, first["accessToken"]) as http:
+        api = Api(http)
+        sessions = (await api.execute("{ sessions { edges { node { id current } } } }"))["sessions"]["edges"]
+        assert len(sessions) == 2 and sum(e["node"]["current"] for e in sessions) == 1
+        other = next(e["node"]["id"] for e in sessions if not e["node"]["current"])
+        revoked = await api.execute(
+            "mutation($id: ID!) { revokeSession(input: {id: $id}) { __typename } }", {"id": other}
+        )
+        assert revoked["revokeSession"]["__typename"] == "RevokeSessionSuccess"
+        third = await anonymous_client.login(staff.email)
+        wrong = await api.execute(
+            'mutation { changePassword(input: {currentPassword: "nope", newPassword: '
+            '"another-long-password"}) { __typename ... on UserError { code } } }'
+        )
+        assert wrong["changePassword"]["code"] == "WRONG_PASSWORD"
+        changed = await api.execute(
+            "mutation($c: String!) { changePassword(input: {currentPassword: $c, "
+            'newPassword: "another-long-password"}) { __typename } }',
+            {"c": TEST_PASSWORD},
+        )
+        assert changed["changePassword"]["__typename"] == "ChangePasswordSuccess"
+        assert (await api.execute("{ me { email } }"))["me"]["email"] == staff.email
+    for other_tokens in (second, third):
+        async with http_client(app, other_tokens["accessToken"]) as http:
+            assert (await http.post("/graphql", json={"query": "{ me { email } }"})).status_code == 401
+    assert (await anonymous_client.login(staff.email))["__typename"] == "AuthFailure"
+    assert (await anonymous_client.login(staff.email, "another-long-password"))["__typename"] == "AuthTokens"
+    assert await AuthSession.filter(user_id=staff.user_id, revoke_reason="password_changed").count() == 1
