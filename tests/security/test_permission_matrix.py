@@ -1,0 +1,176 @@
+"""The permission matrix: for every root field and every kind of caller, allowed or denied.
+
+One table below declares it. The test runs every field as every caller with harmless arguments (ids that do
+not exist, inputs that fail validation) and checks that permission errors appear exactly where the table says
+"deny". A root field missing from the table fails the test, so a new field cannot ship undecided.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from schema import build_schema
+from tests.conftest import Api, http_client
+
+PLATFORM = {"platform_admin", "platform_finance", "platform_operations", "platform_risk", "platform_auditor"}
+MERCHANT = {"merchant_admin", "merchant_finance", "merchant_staff"}
+OTHER_PARTIES = {"logistics_partner", "supplier"}
+USERS = PLATFORM | MERCHANT | OTHER_PARTIES
+EVERYONE = USERS | {"api_key", "anonymous"}
+LOGGED_IN = USERS | {"api_key"}
+
+# field -> the callers allowed to use it. The API key is a logistics partner's key with parties:read and
+# payments:read. The merchant admin here has passed two-factor login.
+MATRIX: dict[str, set[str]] = {
+    # queries
+    "node": LOGGED_IN,
+    "me": USERS,
+    "sessions": USERS,
+    "merchants": LOGGED_IN,
+    "merchant": LOGGED_IN,
+    "logisticsPartners": LOGGED_IN,
+    "suppliers": LOGGED_IN,
+    "users": {"platform_admin", "platform_auditor", "merchant_admin"},
+    "apiKeys": {"platform_admin", "platform_auditor", "merchant_admin"},
+    "authEvents": {"platform_admin", "platform_auditor"},
+    "platformSettings": {"platform_admin", "platform_auditor", "merchant_admin"},
+    # mutations
+    "login": EVERYONE,
+    "verifyMfa": EVERYONE,
+    "refreshToken": EVERYONE,
+    "beginTotpEnrollment": EVERYONE,
+    "confirmTotpEnrollment": EVERYONE,
+    "logout": USERS,
+    "revokeSession": USERS,
+    "changePassword": USERS,
+    "createMerchant": {"platform_admin", "platform_operations"},
+    "updateMerchant": {"platform_admin", "platform_operations"},
+    "createLogisticsPartner": {"platform_admin", "platform_operations"},
+    "createSupplier": {"platform_admin", "platform_operations"},
+    "createUser": {"platform_admin", "merchant_admin"},
+    "updateUserRole": {"platform_admin", "merchant_admin"},
+    "disableUser": {"platform_admin", "merchant_admin"},
+    "resetUserMfa": {"platform_admin", "merchant_admin"},
+    "createApiKey": {"platform_admin", "merchant_admin"},
+    "revokeApiKey": {"platform_admin", "merchant_admin"},
+    "updatePlatformSettings": {"platform_admin"},
+}
+
+MISSING_MERCHANT = base64.b64encode(b"Merchant:999999999").decode()
+MISSING_USER = base64.b64encode(b"User:999999999").decode()
+MISSING_KEY = base64.b64encode(b"ApiKey:999999999").decode()
+
+# field -> an operation that exercises it without changing anything that matters.
+OPERATIONS: dict[str, str] = {
+    "node": f'{{ node(id: "{MISSING_MERCHANT}") {{ id }} }}',
+    "me": "{ me { email } }",
+    "sessions": "{ sessions { edges { cursor } } }",
+    "merchants": "{ merchants { edges { cursor } } }",
+    "merchant": f'{{ merchant(id: "{MISSING_MERCHANT}") {{ id }} }}',
+    "logisticsPartners": "{ logisticsPartners { edges { cursor } } }",
+    "suppliers": "{ suppliers { edges { cursor } } }",
+    "users": "{ users { edges { cursor } } }",
+    "apiKeys": "{ apiKeys { edges { cursor } } }",
+    "authEvents": "{ authEvents(first: 1) { edges { cursor } } }",
+    "platformSettings": "{ platformSettings { partyUsersRequireMfa } }",
+    "login": 'mutation { login(input: {email: "matrix@nowhere.example", password: "x"}) { __typename } }',
+    "verifyMfa": 'mutation { verifyMfa(input: {challengeToken: "slm_none", code: "000000"}) { __typename } }',
+    "refreshToken": 'mutation { refreshToken(input: {refreshToken: "slr_none"}) { __typename } }',
+    "beginTotpEnrollment": 'mutation { beginTotpEnrollment(input: {enrollmentToken: "slm_none"}) { __typename } }',
+    "confirmTotpEnrollment": 'mutation { confirmTotpEnrollment(input: {enrollmentToken: "slm_none", '
+    'code: "000000"}) { __typename } }',
+    "logout": "mutation { logout { __typename } }",
+    "revokeSession": 'mutation { revokeSession(input: {id: "999999999"}) { __typename } }',
+    "changePassword": 'mutation { changePassword(input: {currentPassword: "wrong", newPassword: "short"}) '
+    "{ __typename } }",
+    "createMerchant": 'mutation { createMerchant(input: {name: "  "}) { __typename } }',
+    "updateMerchant": f'mutation {{ updateMerchant(input: {{id: "{MISSING_MERCHANT}"}}) {{ __typename }} }}',
+    "createLogisticsPartner": 'mutation { createLogisticsPartner(input: {name: ""}) { __typename } }',
+    "createSupplier": 'mutation { createSupplier(input: {name: ""}) { __typename } }',
+    "createUser": 'mutation { createUser(input: {email: "not-an-email", password: "a-long-enough-password", '
+    'role: MERCHANT_STAFF, partyId: "PARTY"}) { __typename } }',
+    "updateUserRole": f'mutation {{ updateUserRole(input: {{id: "{MISSING_USER}", role: MERCHANT_STAFF}}) '
+    "{ __typename } }",
+    "disableUser": f'mutation {{ disableUser(input: {{id: "{MISSING_USER}"}}) {{ __typename }} }}',
+    "resetUserMfa": f'mutation {{ resetUserMfa(input: {{id: "{MISSING_USER}"}}) {{ __typename }} }}',
+    "createApiKey": 'mutation { createApiKey(input: {partyId: "PARTY", name: "m", permissions: []}) { __typename } }',
+    "revokeApiKey": f'mutation {{ revokeApiKey(input: {{id: "{MISSING_KEY}"}}) {{ __typename }} }}',
+    "updatePlatformSettings": "mutation { updatePlatformSettings(input: {}) { __typename } }",
+}
+DENIED_CODES = {"FORBIDDEN", "UNAUTHENTICATED", "MFA_REQUIRED"}
+# Logout ends the session, so it runs last for each caller.
+ORDER = sorted(OPERATIONS, key=lambda name: name == "logout")
+
+
+def root_fields() -> set[str]:
+    schema = build_schema()._schema
+    fields = set(schema.query_type.fields) | set(schema.mutation_type.fields)
+    if schema.subscription_type is not None:
+        fields |= set(schema.subscription_type.fields)
+    return fields
+
+
+def test_every_root_field_is_in_the_matrix():
+    assert set(MATRIX) == root_fields(), "decide who may use each new field in MATRIX"
+    assert set(OPERATIONS) == set(MATRIX)
+    assert all(allowed <= EVERYONE for allowed in MATRIX.values())
+
+
+@pytest.fixture(scope="module")
+async def matrix_callers(app, anonymous_client, client_for, world):
+    """One logged-in API client per kind of caller, on fresh sessions (logout will end them)."""
+    from domain.services import identity
+
+    runtime = app.state.runtime
+    callers: dict[str, tuple[Api, str]] = {}
+    opened = []
+    for role in sorted(USERS):
+        party = {"merchant": world.merchant_a_id, "logistics": world.logistics_a_id, "supplier": world.supplier_id}.get(
+            role.split("_")[0], world.platform_id
+        )
+        prefix = {"merchant": "Merchant", "logistics": "LogisticsPartner", "supplier": "Supplier"}.get(
+            role.split("_")[0], "Platform"
+        )
+        email = f"matrix.{role}.{world.platform_id}@test.example".replace("_", ".")
+        user = await identity.create_user_unchecked(email, "correct-horse-battery-staple", role, party)
+        if role in PLATFORM or role == "merchant_admin":
+            from auth import totp
+
+            secret = totp.new_secret()
+            await identity.enroll_totp_unchecked(runtime, user.id, secret)
+            tokens = await anonymous_client.login_with_totp(email, secret)
+        else:
+            tokens = await anonymous_client.login(email)
+        assert tokens["__typename"] == "AuthTokens", (role, tokens)
+        http = http_client(app, tokens["accessToken"])
+        opened.append(http)
+        callers[role] = (Api(http), base64.b64encode(f"{prefix}:{party}".encode()).decode())
+    admin = await client_for("platform_admin")
+    created = await admin.execute(
+        'mutation($p: ID!) { createApiKey(input: {partyId: $p, name: "matrix", permissions: ["parties:read", '
+        '"payments:read"]}) { ... on CreateApiKeySuccess { key } } }',
+        {"p": base64.b64encode(f"LogisticsPartner:{world.logistics_a_id}".encode()).decode()},
+    )
+    http = http_client(app, created["createApiKey"]["key"])
+    opened.append(http)
+    callers["api_key"] = (Api(http), base64.b64encode(f"LogisticsPartner:{world.logistics_a_id}".encode()).decode())
+    callers["anonymous"] = (anonymous_client, base64.b64encode(f"Platform:{world.platform_id}".encode()).decode())
+    yield callers
+    for client in opened:
+        await client.aclose()
+
+
+@pytest.mark.parametrize("caller", sorted(EVERYONE))
+async def test_permissions_follow_the_matrix(matrix_callers, caller):
+    api, own_party = matrix_callers[caller]
+    wrong = []
+    for field in ORDER:
+        body = await api.execute(OPERATIONS[field].replace("PARTY", own_party), expect_errors=True)
+        codes = {(error.get("extensions") or {}).get("code") for error in body.get("errors") or []}
+        denied = bool(codes & DENIED_CODES)
+        allowed = caller in MATRIX[field]
+        if denied == allowed:
+            wrong.append(f"{field}: expected {'allow' if allowed else 'deny'}, got {body}")
+    assert not wrong, "\n".join(wrong)
