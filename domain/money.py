@@ -154,9 +154,10 @@ def allocate(total_minor: int, weights: Sequence[int]) -> tuple[int, ...]:
     """Split total_minor in proportion to weights; parts sum to total_minor exactly.
 
     Largest remainder method: every part gets the floor of its exact share, then the units left over go
-    one each to the parts with the largest remainders, ties broken by position (earlier first), so the
-    result is deterministic and every part is within one unit of its exact share. A negative total is
-    split as the mirror image of its absolute value, so reversals mirror the original split.
+    one each to the parts with the largest remainders. Ties go to the larger weight (so 5 split 70/30 is 4 and
+    1, whichever order the weights come in), then to the earlier position, so the result is deterministic and
+    every part is within one unit of its exact share. A negative total is split as the mirror image of its
+    absolute value, so reversals mirror the original split.
     """
     if not weights:
         raise ValueError("allocate needs at least one weight")
@@ -171,7 +172,9 @@ def allocate(total_minor: int, weights: Sequence[int]) -> tuple[int, ...]:
     quotients_and_remainders = [divmod(total_minor * weight, weight_sum) for weight in weights]
     parts = [quotient for quotient, _ in quotients_and_remainders]
     leftover = total_minor - sum(parts)
-    by_remainder = sorted(range(len(weights)), key=lambda index: (-quotients_and_remainders[index][1], index))
+    by_remainder = sorted(
+        range(len(weights)), key=lambda index: (-quotients_and_remainders[index][1], -weights[index], index)
+    )
     for index in by_remainder[:leftover]:
         parts[index] += 1
 

@@ -139,3 +139,8 @@ def test_parts_of_a_positive_total_are_never_negative(total, weights):
 @given(minor=st.integers(min_value=0, max_value=10**15), currency=st.sampled_from(["CNY", "JPY", "KWD", "USD"]))
 def test_formatting_and_parsing_round_trip(minor, currency):
     assert parse_amount(Money(minor, currency).format(), currency).amount_minor == minor
+
+
+def test_ties_go_to_the_larger_weight_whatever_the_order():
+    assert allocate(5, [30, 70]) == (1, 4)
+    assert allocate(5, [70, 30]) == (4, 1)

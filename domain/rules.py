@@ -1,0 +1,271 @@
+"""Split rules: conditions that pick a rule for a line item, and legs that say who takes what. Pure."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from domain.errors import InvalidInput
+
+BPS_WHOLE = 10_000  # 100 %
+DEFAULT_MERCHANT_SHARE_CAP_BPS = 3_000  # like WeChat Pay's 30 % profit-sharing ceiling
+
+
+class Basis(enum.StrEnum):
+    ITEM_AMOUNT = "ITEM_AMOUNT"  # the line item's goods amount
+    SHIPPING_FEE = "SHIPPING_FEE"  # the line's part of the order's shipping fee
+    ORDER_TOTAL = "ORDER_TOTAL"  # both
+
+
+class BeneficiaryKind(enum.StrEnum):
+    PLATFORM = "PLATFORM"
+    LOGISTICS = "LOGISTICS"  # the logistics partner that carries the order
+    PARTY = "PARTY"  # a named party (supplier, affiliate, another logistics company, ...)
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    """Progressive tier: `rate_bps` applies to the part of the basis between from_minor and to_minor."""
+
+    from_minor: int
+    to_minor: int | None
+    rate_bps: int
+
+
+@dataclass(frozen=True, slots=True)
+class Computation:
+    """rate_bps of the basis, plus fixed_minor, plus progressive bands; then clamped to [min, max]."""
+
+    rate_bps: int = 0
+    fixed_minor: int = 0
+    bands: tuple[Band, ...] = ()
+    min_minor: int | None = None
+    max_minor: int | None = None
+
+    def numerator(self, basis_minor: int) -> int:
+        """The exact share in units of 1/10000 of a minor unit (so no division, hence no rounding, here)."""
+        total = self.rate_bps * basis_minor + self.fixed_minor * BPS_WHOLE
+        for band in self.bands:
+            upper = basis_minor if band.to_minor is None else min(basis_minor, band.to_minor)
+            if upper > band.from_minor:
+                total += (upper - band.from_minor) * band.rate_bps
+        return total
+
+    def max_rate_bps(self) -> int:
+        return self.rate_bps + max((band.rate_bps for band in self.bands), default=0)
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    beneficiary: BeneficiaryKind
+    basis: Basis
+    computation: Computation
+    party_id: int | None = None  # for BeneficiaryKind.PARTY
+
+
+@dataclass(frozen=True, slots=True)
+class Conditions:
+    """All given conditions must hold; an empty set or None means "any"."""
+
+    merchant_ids: frozenset[int] = frozenset()
+    merchant_tiers: frozenset[str] = frozenset()
+    categories: frozenset[str] = frozenset()
+    min_amount_minor: int | None = None  # on the order's goods amount, inclusive
+    max_amount_minor: int | None = None  # exclusive
+    currency: str | None = None
+    channels: frozenset[str] = frozenset()
+    regions: frozenset[str] = frozenset()
+    active_from: datetime | None = None
+    active_until: datetime | None = None
+
+    def matches(self, line: LineContext) -> bool:
+        return (
+            (not self.merchant_ids or line.merchant_id in self.merchant_ids)
+            and (not self.merchant_tiers or line.merchant_tier in self.merchant_tiers)
+            and (not self.categories or line.category in self.categories)
+            and (self.min_amount_minor is None or line.order_goods_minor >= self.min_amount_minor)
+            and (self.max_amount_minor is None or line.order_goods_minor < self.max_amount_minor)
+            and (self.currency is None or line.currency == self.currency)
+            and (not self.channels or line.channel in self.channels)
+            and (not self.regions or line.region in self.regions)
+            and (self.active_from is None or line.paid_at >= self.active_from)
+            and (self.active_until is None or line.paid_at < self.active_until)
+        )
+
+    def specificity(self) -> int:
+        """How many kinds of condition are set: the more, the more specific."""
+        return sum(
+            (
+                bool(self.merchant_ids),
+                bool(self.merchant_tiers),
+                bool(self.categories),
+                self.min_amount_minor is not None or self.max_amount_minor is not None,
+                self.currency is not None,
+                bool(self.channels),
+                bool(self.regions),
+                self.active_from is not None or self.active_until is not None,
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RuleVersion:
+    """One immutable version of a rule, as the splitter sees it."""
+
+    version_id: int
+    rule_id: int
+    priority: int
+    effective_from: datetime
+    conditions: Conditions
+    legs: tuple[Leg, ...]
+
+    def selection_key(self) -> tuple[int, int, datetime, int]:
+        """Higher wins: priority, then specificity, then the newest version."""
+        return (self.priority, self.conditions.specificity(), self.effective_from, self.version_id)
+
+
+@dataclass(frozen=True, slots=True)
+class LineContext:
+    merchant_id: int
+    merchant_tier: str
+    category: str
+    currency: str
+    channel: str
+    region: str
+    paid_at: datetime
+    order_goods_minor: int
+
+
+class RuleBook:
+    """Rule versions prepared for selection: sorted once, best first, so selecting is the first match."""
+
+    __slots__ = ("prepared", "rules")
+
+    def __init__(self, rules: Iterable[RuleVersion]) -> None:
+        # version ids are unique, so the key is a total order and the result cannot depend on input order.
+        self.rules: tuple[RuleVersion, ...] = tuple(sorted(rules, key=RuleVersion.selection_key, reverse=True))
+        # What the splitter derives from a rule, kept per rule object for the life of the book.
+        self.prepared: dict[int, tuple[RuleVersion, object]] = {}
+
+    def select(self, line: LineContext) -> RuleVersion | None:
+        """The matching version with the highest (priority, specificity, newest)."""
+        for rule in self.rules:
+            if rule.effective_from <= line.paid_at and rule.conditions.matches(line):
+                return rule
+        return None
+
+
+def select_rule(candidates: Iterable[RuleVersion], line: LineContext) -> RuleVersion | None:
+    return RuleBook(candidates).select(line)
+
+
+@dataclass(frozen=True)
+class RuleDraft:
+    """What a caller proposes; `validate` names the field at fault."""
+
+    priority: int
+    conditions: Conditions
+    legs: Sequence[Leg] = field(default_factory=tuple)
+
+
+def validate_rule(draft: RuleDraft, *, merchant_share_cap_bps: int = DEFAULT_MERCHANT_SHARE_CAP_BPS) -> None:
+    if not draft.legs:
+        raise InvalidInput("INVALID_RULE", "a rule needs at least one leg", field="legs")
+    if not -1_000_000 <= draft.priority <= 1_000_000:
+        raise InvalidInput("INVALID_RULE", "priority must be between -1000000 and 1000000", field="priority")
+    c = draft.conditions
+    if c.min_amount_minor is not None and c.max_amount_minor is not None and c.min_amount_minor >= c.max_amount_minor:
+        raise InvalidInput(
+            "INVALID_RULE", "conditions.minAmount must be below conditions.maxAmount", field="conditions.minAmount"
+        )
+    if c.active_from is not None and c.active_until is not None and c.active_from >= c.active_until:
+        raise InvalidInput(
+            "INVALID_RULE", "conditions.activeFrom must be before activeUntil", field="conditions.activeFrom"
+        )
+    rate_by_basis = {basis: 0 for basis in Basis}
+    for index, leg in enumerate(draft.legs):
+        where = f"legs[{index}]"
+        comp = leg.computation
+        if leg.beneficiary is BeneficiaryKind.PARTY and leg.party_id is None:
+            raise InvalidInput(
+                "INVALID_RULE", f"{where}.partyId is required for a PARTY beneficiary", field=f"{where}.partyId"
+            )
+        if comp.rate_bps < 0 or comp.fixed_minor < 0:
+            raise InvalidInput("INVALID_RULE", f"{where}: rates and fixed amounts must not be negative", field=where)
+        if comp.rate_bps > BPS_WHOLE:
+            raise InvalidInput(
+                "RATE_ABOVE_100_PERCENT",
+                f"{where}.rateBps {comp.rate_bps} is above 10000 (100 %)",
+                field=f"{where}.rateBps",
+            )
+        _validate_bands(comp.bands, where)
+        if (comp.min_minor is not None and comp.min_minor < 0) or (comp.max_minor is not None and comp.max_minor < 0):
+            raise InvalidInput("INVALID_RULE", f"{where}: caps must not be negative", field=where)
+        if comp.min_minor is not None and comp.max_minor is not None and comp.min_minor > comp.max_minor:
+            raise InvalidInput("INVALID_RULE", f"{where}: min cap is above max cap", field=f"{where}.minAmount")
+        if comp.rate_bps == 0 and comp.fixed_minor == 0 and not comp.bands:
+            raise InvalidInput(
+                "INVALID_RULE", f"{where} takes nothing: give a rate, a fixed amount or bands", field=where
+            )
+        if (
+            comp.fixed_minor
+            and c.min_amount_minor is not None
+            and leg.basis is not Basis.SHIPPING_FEE
+            and comp.fixed_minor > c.min_amount_minor
+        ):
+            raise InvalidInput(
+                "FIXED_FEE_ABOVE_AMOUNT",
+                f"{where}: the fixed amount is above the smallest order amount this rule applies to",
+                field=f"{where}.fixedAmount",
+            )
+        rate_by_basis[leg.basis] += comp.max_rate_bps()
+    for basis, rate in rate_by_basis.items():
+        if rate > BPS_WHOLE:
+            raise InvalidInput(
+                "RATE_ABOVE_100_PERCENT", f"legs on {basis} add up to {rate / 100:.2f} %, above 100 %", field="legs"
+            )
+    from_goods = rate_by_basis[Basis.ITEM_AMOUNT] + rate_by_basis[Basis.ORDER_TOTAL]
+    if from_goods > merchant_share_cap_bps:
+        raise InvalidInput(
+            "ABOVE_MERCHANT_SHARE_CAP",
+            f"legs take up to {from_goods / 100:.2f} % of the goods amount; the platform caps it at "
+            f"{merchant_share_cap_bps / 100:.2f} %",
+            field="legs",
+        )
+
+
+def _validate_bands(bands: Sequence[Band], where: str) -> None:
+    if not bands:
+        return
+    if bands[0].from_minor != 0:
+        raise InvalidInput("INVALID_TIERS", f"{where}.tiers must start at 0", field=f"{where}.tiers")
+    for position, band in enumerate(bands):
+        if not 0 <= band.rate_bps <= BPS_WHOLE:
+            raise InvalidInput(
+                "INVALID_TIERS", f"{where}.tiers[{position}].rateBps must be 0..10000", field=f"{where}.tiers"
+            )
+        last = position == len(bands) - 1
+        if band.to_minor is None and not last:
+            raise InvalidInput(
+                "INVALID_TIERS",
+                f"{where}.tiers[{position}] is open-ended but is not the last tier",
+                field=f"{where}.tiers",
+            )
+        if band.to_minor is not None and band.to_minor <= band.from_minor:
+            raise InvalidInput(
+                "INVALID_TIERS", f"{where}.tiers[{position}] ends before it starts", field=f"{where}.tiers"
+            )
+        if not last:
+            following = bands[position + 1].from_minor
+            if following > (band.to_minor or 0):
+                raise InvalidInput(
+                    "INVALID_TIERS", f"{where}.tiers leave a gap after tier {position}", field=f"{where}.tiers"
+                )
+            if following < (band.to_minor or 0):
+                raise InvalidInput(
+                    "INVALID_TIERS", f"{where}.tiers overlap after tier {position}", field=f"{where}.tiers"
+                )
+    if bands[-1].to_minor is not None:
+        raise InvalidInput("INVALID_TIERS", f"{where}: the last tier must be open-ended", field=f"{where}.tiers")
