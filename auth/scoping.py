@@ -77,6 +77,35 @@ READ_RULES["ApiKey"] = {
     _LOGISTICS: _rows_of_own_party,
     _SUPPLIER: _rows_of_own_party,
 }
+
+
+def _own_or_logistics_carried(principal: Principal) -> Filter:
+    # A logistics partner sees the payments it carried; the other parties' shares stay hidden (Allocation).
+    if principal.party_kind is PartyKind.LOGISTICS:
+        return {"logistics_party_id": principal.party_id}
+    return {"merchant_id": principal.party_id}
+
+
+READ_RULES["Payment"] = {
+    _PLATFORM: _everything,
+    _MERCHANT: _own_or_logistics_carried,
+    _LOGISTICS: _own_or_logistics_carried,
+}
+READ_RULES["PaymentLine"] = {
+    _PLATFORM: _everything,
+    _MERCHANT: lambda p: {"payment__merchant_id": p.party_id},
+    _LOGISTICS: lambda p: {"payment__logistics_party_id": p.party_id},
+}
+READ_RULES["Allocation"] = {
+    _PLATFORM: _everything,
+    _MERCHANT: _rows_of_own_party,
+    _LOGISTICS: _rows_of_own_party,
+    _SUPPLIER: _rows_of_own_party,
+}
+READ_RULES["LedgerAccount"] = READ_RULES["Allocation"]
+READ_RULES["Posting"] = READ_RULES["Allocation"]
+READ_RULES["SplitRule"] = {_PLATFORM: _everything}
+READ_RULES["SplitRuleVersion"] = {_PLATFORM: _everything}
 READ_RULES["AuthEvent"] = {
     _PLATFORM: _everything,
     _MERCHANT: _rows_of_own_party,
@@ -105,6 +134,7 @@ WRITE_RULES: dict[str, dict[PartyKind, Rule]] = {
         _PLATFORM: _everything,
         _MERCHANT: _rows_of_own_party,
     },
+    "SplitRule": {_PLATFORM: _everything},
 }
 
 

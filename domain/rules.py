@@ -269,3 +269,70 @@ def _validate_bands(bands: Sequence[Band], where: str) -> None:
                 )
     if bands[-1].to_minor is not None:
         raise InvalidInput("INVALID_TIERS", f"{where}: the last tier must be open-ended", field=f"{where}.tiers")
+
+
+# --- storage form (JSON-ready dicts) -------------------------------------------------------------------
+
+
+def conditions_to_dict(c: Conditions) -> dict:
+    return {
+        "merchant_ids": sorted(c.merchant_ids),
+        "merchant_tiers": sorted(c.merchant_tiers),
+        "categories": sorted(c.categories),
+        "min_amount_minor": c.min_amount_minor,
+        "max_amount_minor": c.max_amount_minor,
+        "currency": c.currency,
+        "channels": sorted(c.channels),
+        "regions": sorted(c.regions),
+        "active_from": c.active_from.isoformat() if c.active_from else None,
+        "active_until": c.active_until.isoformat() if c.active_until else None,
+    }
+
+
+def conditions_from_dict(d: dict) -> Conditions:
+    return Conditions(
+        merchant_ids=frozenset(d.get("merchant_ids", ())),
+        merchant_tiers=frozenset(d.get("merchant_tiers", ())),
+        categories=frozenset(d.get("categories", ())),
+        min_amount_minor=d.get("min_amount_minor"),
+        max_amount_minor=d.get("max_amount_minor"),
+        currency=d.get("currency"),
+        channels=frozenset(d.get("channels", ())),
+        regions=frozenset(d.get("regions", ())),
+        active_from=datetime.fromisoformat(d["active_from"]) if d.get("active_from") else None,
+        active_until=datetime.fromisoformat(d["active_until"]) if d.get("active_until") else None,
+    )
+
+
+def legs_to_list(legs: Sequence[Leg]) -> list[dict]:
+    return [
+        {
+            "beneficiary": leg.beneficiary.value,
+            "party_id": leg.party_id,
+            "basis": leg.basis.value,
+            "rate_bps": leg.computation.rate_bps,
+            "fixed_minor": leg.computation.fixed_minor,
+            "bands": [[b.from_minor, b.to_minor, b.rate_bps] for b in leg.computation.bands],
+            "min_minor": leg.computation.min_minor,
+            "max_minor": leg.computation.max_minor,
+        }
+        for leg in legs
+    ]
+
+
+def legs_from_list(items: Sequence[dict]) -> tuple[Leg, ...]:
+    return tuple(
+        Leg(
+            beneficiary=BeneficiaryKind(item["beneficiary"]),
+            basis=Basis(item["basis"]),
+            party_id=item["party_id"],
+            computation=Computation(
+                rate_bps=item["rate_bps"],
+                fixed_minor=item["fixed_minor"],
+                bands=tuple(Band(*band) for band in item["bands"]),
+                min_minor=item["min_minor"],
+                max_minor=item["max_minor"],
+            ),
+        )
+        for item in items
+    )

@@ -13,30 +13,38 @@ from domain.services import auth_events
 from domain.services.authorization import require
 
 PARTY_USERS_REQUIRE_MFA = "party_users_require_mfa"
+RULES_NEED_SECOND_APPROVER = "rules_need_second_approver"
 
 
 @dataclass(frozen=True)
 class PlatformSettings:
     party_users_require_mfa: bool = False
+    rules_need_second_approver: bool = False
 
 
 async def current() -> PlatformSettings:
     rows = {row.key: json.loads(row.value) for row in await PlatformSetting.all()}
-    return PlatformSettings(party_users_require_mfa=bool(rows.get(PARTY_USERS_REQUIRE_MFA, False)))
+    return PlatformSettings(
+        party_users_require_mfa=bool(rows.get(PARTY_USERS_REQUIRE_MFA, False)),
+        rules_need_second_approver=bool(rows.get(RULES_NEED_SECOND_APPROVER, False)),
+    )
 
 
-async def update(principal: Principal, *, party_users_require_mfa: bool | None = None) -> PlatformSettings:
+async def update(
+    principal: Principal, *, party_users_require_mfa: bool | None = None, rules_need_second_approver: bool | None = None
+) -> PlatformSettings:
     require(principal, "platform:configure")
     async with in_transaction():
-        if party_users_require_mfa is not None:
+        for key, value in (
+            (PARTY_USERS_REQUIRE_MFA, party_users_require_mfa),
+            (RULES_NEED_SECOND_APPROVER, rules_need_second_approver),
+        ):
+            if value is None:
+                continue
             await PlatformSetting.update_or_create(
-                key=PARTY_USERS_REQUIRE_MFA,
-                defaults={"value": json.dumps(party_users_require_mfa), "updated_by_id": principal.user_id},
+                key=key, defaults={"value": json.dumps(value), "updated_by_id": principal.user_id}
             )
             await auth_events.record(
-                "platform_setting_changed",
-                actor=principal,
-                party_id=principal.party_id,
-                detail=f"{PARTY_USERS_REQUIRE_MFA}={party_users_require_mfa}",
+                "platform_setting_changed", actor=principal, party_id=principal.party_id, detail=f"{key}={value}"
             )
     return await current()

@@ -1,0 +1,396 @@
+"""Recording payments: validate, split by the rules in effect, store allocations, post one balanced entry.
+
+Idempotent: the same key with the same request returns the first result; with a different request it is an
+IdempotencyConflict. On PostgreSQL the unique index on (merchant, idempotency key) decides races: of many
+concurrent requests with one key exactly one inserts, the others read what it wrote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from auth.principal import Principal
+from auth.scoping import readable, writable
+from domain.errors import AlreadyExists, DomainError, InvalidInput, NotFound
+from domain.ledger import payment_postings
+from domain.models import Allocation, Party, Payment, PaymentLine
+from domain.money import MAX_AMOUNT_MINOR, normalize_currency, parse_amount
+from domain.parties import KycStatus, PartyKind
+from domain.services import ledger, parties, rules
+from domain.services.authorization import require
+from domain.services.pagination import Page, PageRequest, fetch_page
+from domain.services.runtime import Runtime
+from domain.splitting import MAX_LINE_ITEMS, LineItem, PaymentFacts, Split, compute_split
+
+MAX_BATCH = 500
+MAX_QUANTITY = 1_000_000
+
+
+class IdempotencyConflict(AlreadyExists):
+    def __init__(self) -> None:
+        super().__init__(
+            "IDEMPOTENCY_CONFLICT",
+            "this idempotency key was already used with a different request",
+            field="idempotencyKey",
+        )
+
+
+@dataclass(frozen=True)
+class LineItemInput:
+    sku: str
+    category: str
+    unit_amount: object
+    quantity: int
+
+
+@dataclass(frozen=True)
+class PaymentInput:
+    idempotency_key: str
+    merchant_id: int
+    external_order_id: str
+    currency: str
+    total_amount: object
+    line_items: Sequence[LineItemInput]
+    paid_at: datetime
+    shipping_fee: object = "0"
+    logistics_partner_id: int | None = None
+    channel: str = "DEFAULT"
+    region: str = "DEFAULT"
+
+
+@dataclass(frozen=True)
+class NormalizedPayment:
+    idempotency_key: str
+    merchant_id: int
+    external_order_id: str
+    currency: str
+    total_minor: int
+    shipping_fee_minor: int
+    line_items: tuple[LineItem, ...]
+    logistics_partner_id: int | None
+    channel: str
+    region: str
+    paid_at: datetime
+    request_hash: str = field(default="")
+
+
+def _text(value: str, name: str, *, max_length: int) -> str:
+    cleaned = value.strip()
+    if not cleaned or len(cleaned) > max_length:
+        raise InvalidInput("INVALID_INPUT", f"{name} must be 1 to {max_length} characters", field=name)
+    return cleaned
+
+
+def normalize_payment(data: PaymentInput) -> NormalizedPayment:
+    """Checks everything that needs no database; raises InvalidInput naming the field."""
+    currency = normalize_currency(data.currency)
+    if not data.line_items:
+        raise InvalidInput("INVALID_PAYMENT", "a payment needs at least one line item", field="lineItems")
+    if len(data.line_items) > MAX_LINE_ITEMS:
+        raise InvalidInput("INVALID_PAYMENT", f"at most {MAX_LINE_ITEMS} line items", field="lineItems")
+    items = []
+    for index, item in enumerate(data.line_items):
+        where = f"lineItems[{index}]"
+        if not 1 <= item.quantity <= MAX_QUANTITY:
+            raise InvalidInput(
+                "INVALID_INPUT", f"{where}.quantity must be 1..{MAX_QUANTITY}", field=f"{where}.quantity"
+            )
+        unit = parse_amount(item.unit_amount, currency, field=f"{where}.unitAmount").amount_minor  # type: ignore[arg-type]
+        items.append(
+            LineItem(
+                _text(item.sku, f"{where}.sku", max_length=128),
+                _text(item.category, f"{where}.category", max_length=100),
+                unit,
+                item.quantity,
+            )
+        )
+    shipping = parse_amount(data.shipping_fee, currency, field="shippingFee").amount_minor  # type: ignore[arg-type]
+    total = parse_amount(data.total_amount, currency, field="totalAmount").amount_minor  # type: ignore[arg-type]
+    computed = sum(item.amount_minor for item in items) + shipping
+    if computed > MAX_AMOUNT_MINOR:
+        raise InvalidInput(
+            "AMOUNT_TOO_LARGE", "the payment is larger than the largest amount accepted", field="totalAmount"
+        )
+    if computed != total:
+        raise InvalidInput(
+            "TOTAL_MISMATCH",
+            f"totalAmount is {total} minor units but the line items and shipping fee add up to {computed}",
+            field="totalAmount",
+        )
+    if data.paid_at.tzinfo is None:
+        raise InvalidInput("INVALID_INPUT", "paidAt needs a time zone", field="paidAt")
+    normalized = NormalizedPayment(
+        idempotency_key=_text(data.idempotency_key, "idempotencyKey", max_length=128),
+        merchant_id=data.merchant_id,
+        external_order_id=_text(data.external_order_id, "externalOrderId", max_length=128),
+        currency=currency,
+        total_minor=total,
+        shipping_fee_minor=shipping,
+        line_items=tuple(items),
+        logistics_partner_id=data.logistics_partner_id,
+        channel=_text(data.channel, "channel", max_length=40),
+        region=_text(data.region, "region", max_length=40),
+        paid_at=data.paid_at,
+    )
+    canonical = json.dumps(
+        {
+            "merchant": normalized.merchant_id,
+            "order": normalized.external_order_id,
+            "currency": currency,
+            "total": total,
+            "shipping": shipping,
+            "logistics": normalized.logistics_partner_id,
+            "channel": normalized.channel,
+            "region": normalized.region,
+            "paid_at": normalized.paid_at.timestamp(),
+            "items": sorted(item.sort_key() for item in items),
+        },
+        sort_keys=True,
+    )
+    return NormalizedPayment(**{**normalized.__dict__, "request_hash": hashlib.sha256(canonical.encode()).hexdigest()})
+
+
+@dataclass(frozen=True)
+class Recorded:
+    payment: Payment
+    replayed: bool
+
+
+async def _existing(payment: NormalizedPayment) -> Recorded | None:
+    found = await Payment.get_or_none(merchant_id=payment.merchant_id, idempotency_key=payment.idempotency_key)
+    if found is None:
+        return None
+    if found.request_hash != payment.request_hash:
+        raise IdempotencyConflict()
+    return Recorded(found, replayed=True)
+
+
+async def _facts(principal: Principal, payment: NormalizedPayment, platform_id: int) -> PaymentFacts:
+    merchant = await writable(principal, Party).filter(id=payment.merchant_id, kind=PartyKind.MERCHANT).first()
+    if merchant is None:
+        raise NotFound("merchant", field="merchantId")
+    if not merchant.is_active or merchant.kyc_status != KycStatus.VERIFIED:
+        raise InvalidInput(
+            "MERCHANT_NOT_ALLOWED",
+            f"merchant {merchant.name!r} cannot take payments: KYC status "
+            f"{merchant.kyc_status}{'' if merchant.is_active else ', inactive'}",
+            field="merchantId",
+        )
+    if (
+        payment.logistics_partner_id is not None
+        and not await Party.filter(id=payment.logistics_partner_id, kind=PartyKind.LOGISTICS, is_active=True).exists()
+    ):
+        raise NotFound("logistics partner", field="logisticsPartnerId")
+    return _payment_facts(merchant, payment, platform_id)
+
+
+def _payment_facts(merchant: Party, payment: NormalizedPayment, platform_id: int) -> PaymentFacts:
+    return PaymentFacts(
+        merchant_id=merchant.id,
+        merchant_tier=str(merchant.tier),
+        platform_party_id=platform_id,
+        logistics_party_id=payment.logistics_partner_id,
+        currency=payment.currency,
+        channel=payment.channel,
+        region=payment.region,
+        paid_at=payment.paid_at,
+        line_items=payment.line_items,
+        shipping_fee_minor=payment.shipping_fee_minor,
+    )
+
+
+async def _store(payment: NormalizedPayment, split: Split) -> Payment:
+    async with in_transaction():
+        row = await Payment.create(
+            merchant_id=payment.merchant_id,
+            logistics_party_id=payment.logistics_partner_id,
+            external_order_id=payment.external_order_id,
+            idempotency_key=payment.idempotency_key,
+            request_hash=payment.request_hash,
+            currency=payment.currency,
+            goods_minor=payment.total_minor - payment.shipping_fee_minor,
+            shipping_fee_minor=payment.shipping_fee_minor,
+            total_minor=payment.total_minor,
+            channel=payment.channel,
+            region=payment.region,
+            paid_at=payment.paid_at,
+        )
+        await PaymentLine.bulk_create(
+            [
+                PaymentLine(
+                    payment_id=row.id,
+                    position=position,
+                    sku=line.line.sku,
+                    category=line.line.category,
+                    unit_amount_minor=line.line.unit_amount_minor,
+                    quantity=line.line.quantity,
+                    amount_minor=line.line.amount_minor,
+                    shipping_minor=line.shipping_minor,
+                    rule_version_id=line.rule_version_id,
+                )
+                for position, line in enumerate(split.lines)
+            ]
+        )
+        await Allocation.bulk_create(
+            [
+                Allocation(
+                    payment_id=row.id,
+                    line_position=position,
+                    party_id=share.party_id,
+                    role=share.role.value,
+                    currency=payment.currency,
+                    amount_minor=share.amount_minor,
+                    rule_version_id=line.rule_version_id,
+                )
+                for position, line in enumerate(split.lines)
+                for share in line.shares
+            ]
+        )
+        by_party: dict[int, int] = {}
+        for (party_id, _role), amount in split.per_party().items():
+            by_party[party_id] = by_party.get(party_id, 0) + amount
+        entry = await ledger.post_entry(
+            "payment_captured",
+            payment_postings(payment.currency, payment.total_minor, by_party),
+            payment_id=row.id,
+            memo=f"payment {payment.external_order_id}",
+        )
+        await Payment.filter(id=row.id).update(journal_entry_id=entry.id)
+        row.journal_entry_id = entry.id
+    return row
+
+
+async def record_payment(
+    principal: Principal,
+    runtime: Runtime,
+    data: PaymentInput,
+    *,
+    catalogue: rules.RuleCatalogue | None = None,
+    platform_id: int | None = None,
+) -> Recorded:
+    require(principal, "payments:write")
+    payment = normalize_payment(data)
+    existing = await _existing(payment)
+    if existing is not None:
+        return existing
+    platform_id = platform_id or (await parties.ensure_platform_party()).id
+    facts = await _facts(principal, payment, platform_id)
+    catalogue = catalogue or await rules.load_catalogue(runtime.now())
+    split = compute_split(facts, catalogue.book_at(payment.paid_at), catalogue.fallback)
+    try:
+        return Recorded(await _store(payment, split), replayed=False)
+    except IntegrityError:
+        # Lost a race: either the same key (then it is a replay or a conflict) or the same external order.
+        existing = await _existing(payment)
+        if existing is not None:
+            return existing
+        raise AlreadyExists(
+            "DUPLICATE_EXTERNAL_ORDER",
+            f"order {payment.external_order_id!r} of this merchant was already recorded under another idempotency key",
+            field="externalOrderId",
+        ) from None
+
+
+async def record_payments(
+    principal: Principal, runtime: Runtime, inputs: Sequence[PaymentInput]
+) -> list[Recorded | DomainError]:
+    """Up to 500 payments; each succeeds or fails on its own (its own transaction) and is reported in order."""
+    require(principal, "payments:write")
+    if len(inputs) > MAX_BATCH:
+        raise InvalidInput(
+            "BATCH_TOO_LARGE", f"at most {MAX_BATCH} payments per batch, got {len(inputs)}", field="inputs"
+        )
+    catalogue = await rules.load_catalogue(runtime.now())
+    platform_id = (await parties.ensure_platform_party()).id
+    results: list[Recorded | DomainError] = []
+    for data in inputs:
+        try:
+            results.append(await record_payment(principal, runtime, data, catalogue=catalogue, platform_id=platform_id))
+        except DomainError as exc:
+            if exc.code.value in ("FORBIDDEN", "UNAUTHENTICATED", "MFA_REQUIRED"):
+                raise
+            results.append(exc)
+    return results
+
+
+async def preview_split(principal: Principal, runtime: Runtime, data: PaymentInput) -> Split:
+    """The split a payment would get now, writing nothing."""
+    require(principal, "rules:read")
+    payment = normalize_payment(data)
+    merchant = await readable(principal, Party).filter(id=payment.merchant_id, kind=PartyKind.MERCHANT).first()
+    if merchant is None:
+        raise NotFound("merchant", field="merchantId")
+    facts = _payment_facts(merchant, payment, (await parties.ensure_platform_party()).id)
+    catalogue = await rules.load_catalogue(runtime.now())
+    return compute_split(facts, catalogue.book_at(payment.paid_at), catalogue.fallback)
+
+
+@dataclass(frozen=True)
+class PaymentFilter:
+    merchant_id: int | None = None
+    status: str | None = None
+    paid_from: datetime | None = None
+    paid_until: datetime | None = None
+    external_order_id: str | None = None
+
+
+async def list_payments(
+    principal: Principal, runtime: Runtime, page: PageRequest, filters: PaymentFilter = PaymentFilter()
+) -> Page[Payment]:
+    require(principal, "payments:read")
+    query = readable(principal, Payment)
+    if filters.merchant_id is not None:
+        query = query.filter(merchant_id=filters.merchant_id)
+    if filters.status:
+        query = query.filter(status=filters.status)
+    if filters.paid_from:
+        query = query.filter(paid_at__gte=filters.paid_from)
+    if filters.paid_until:
+        query = query.filter(paid_at__lt=filters.paid_until)
+    if filters.external_order_id:
+        query = query.filter(external_order_id=filters.external_order_id)
+    return await fetch_page(query, page.checked(runtime.max_page_size))
+
+
+async def get_payment(principal: Principal, payment_id: int) -> Payment:
+    require(principal, "payments:read")
+    row = await readable(principal, Payment).get_or_none(id=payment_id)
+    if row is None:
+        raise NotFound("payment")
+    return row
+
+
+async def payments_by_ids(principal: Principal, ids: list[int]) -> dict[int, Payment]:
+    require(principal, "payments:read")
+    return {row.id: row for row in await readable(principal, Payment).filter(id__in=ids)}
+
+
+async def payment_by_external_id(principal: Principal, merchant_id: int, external_order_id: str) -> Payment | None:
+    require(principal, "payments:read")
+    return await readable(principal, Payment).get_or_none(merchant_id=merchant_id, external_order_id=external_order_id)
+
+
+async def allocations_of(principal: Principal, payment_ids: list[int]) -> dict[int, list[Allocation]]:
+    """Each payment's allocations that the caller may see: its own lines only, for a party."""
+    require(principal, "payments:read")
+    rows = await readable(principal, Allocation).filter(payment_id__in=payment_ids).order_by("line_position", "id")
+    grouped: dict[int, list[Allocation]] = {payment_id: [] for payment_id in payment_ids}
+    for row in rows:
+        grouped[row.payment_id].append(row)
+    return grouped
+
+
+async def lines_of(principal: Principal, payment_ids: list[int]) -> dict[int, list[PaymentLine]]:
+    require(principal, "payments:read")
+    rows = await readable(principal, PaymentLine).filter(payment_id__in=payment_ids).order_by("position")
+    grouped: dict[int, list[PaymentLine]] = {payment_id: [] for payment_id in payment_ids}
+    for row in rows:
+        grouped[row.payment_id].append(row)
+    return grouped
