@@ -18,15 +18,22 @@ from schema.auth.mutations import AuthMutation
 from schema.auth.queries import AuthQuery
 from schema.auth.types import ApiKey, User
 from schema.extensions import ErrorCodes
+from schema.ledger.queries import LedgerQuery
 from schema.merchants.mutations import MerchantMutation
 from schema.merchants.queries import MerchantQuery
 from schema.merchants.types import LogisticsPartner, Merchant, Platform, Supplier
 from schema.node import NodeQuery
+from schema.payments.mutations import PaymentMutation
+from schema.payments.queries import PaymentQuery
+from schema.payments.types import Payment
+from schema.rules.mutations import RuleMutation
+from schema.rules.queries import RuleQuery
+from schema.rules.types import SplitRule
 from schema.scalars import SCALAR_MAP
 
 
 @strawberry.type(description="Everything a caller can read. Each field states the permission it needs.")
-class Query(NodeQuery, AuthQuery, MerchantQuery):
+class Query(NodeQuery, AuthQuery, MerchantQuery, RuleQuery, PaymentQuery, LedgerQuery):
     pass
 
 
@@ -34,7 +41,7 @@ class Query(NodeQuery, AuthQuery, MerchantQuery):
     description="Everything a caller can change. Each mutation takes one input and returns a "
     "union of its success type and the typed errors it can meet."
 )
-class Mutation(AuthMutation, AdminMutation, MerchantMutation):
+class Mutation(AuthMutation, AdminMutation, MerchantMutation, RuleMutation, PaymentMutation):
     pass
 
 
@@ -65,7 +72,7 @@ def build_schema(*, production: bool = False, limits: SchemaLimits = SchemaLimit
     return SplitledgerSchema(
         query=Query,
         mutation=Mutation,
-        types=[Merchant, LogisticsPartner, Supplier, Platform, User, ApiKey],
+        types=[Merchant, LogisticsPartner, Supplier, Platform, User, ApiKey, Payment, SplitRule],
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production, relay_max_results=100),
     )

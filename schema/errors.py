@@ -37,9 +37,23 @@ class NotFoundError(UserError):
     pass
 
 
-def user_error(exc: DomainError) -> ValidationError | DuplicateError | NotFoundError:
+@strawberry.type(
+    description="The idempotency key was already used with a different request. Use a new key for a "
+    "new request; resend the same request to get the first result."
+)
+class IdempotencyConflict(UserError):
+    pass
+
+
+def user_error(exc: DomainError) -> ValidationError | DuplicateError | NotFoundError | IdempotencyConflict:
     """The union member for an expected domain error; other domain errors (permission) are raised on."""
-    kind = {InvalidInput: ValidationError, AlreadyExists: DuplicateError, NotFound: NotFoundError}.get(type(exc))
-    if kind is None:
-        raise exc
-    return kind(code=exc.code, message=exc.message, field=exc.field)
+    if exc.code is ErrorCode.IDEMPOTENCY_CONFLICT:
+        return IdempotencyConflict(code=exc.code, message=exc.message, field=exc.field)
+    for kind, graphql_type in (
+        (InvalidInput, ValidationError),
+        (AlreadyExists, DuplicateError),
+        (NotFound, NotFoundError),
+    ):
+        if isinstance(exc, kind):
+            return graphql_type(code=exc.code, message=exc.message, field=exc.field)
+    raise exc

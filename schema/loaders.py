@@ -8,13 +8,24 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from auth.principal import Principal
-from domain.services import parties
+from domain.services import ledger, parties, payments, rules
 
 
 class Loaders:
     def __init__(self, principal: Principal) -> None:
         self.principal = principal
         self.party: DataLoader[int, Any] = DataLoader(load_fn=self._load_parties)
+        self.allocations: DataLoader[int, list[Any]] = DataLoader(load_fn=self._grouped(payments.allocations_of))
+        self.payment_lines: DataLoader[int, list[Any]] = DataLoader(load_fn=self._grouped(payments.lines_of))
+        self.rule_versions: DataLoader[int, list[Any]] = DataLoader(load_fn=self._grouped(rules.versions_of))
+        self.postings: DataLoader[int, list[Any]] = DataLoader(load_fn=self._grouped(ledger.postings_of))
+
+    def _grouped(self, fetch):
+        async def load(ids: Sequence[int]) -> list[list[Any]]:
+            found = await fetch(self.principal, list(ids))
+            return [found.get(key, []) for key in ids]
+
+        return load
 
     async def _load_parties(self, ids: Sequence[int]) -> list[Any]:
         found = await parties.parties_by_ids(self.principal, list(ids))

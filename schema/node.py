@@ -9,7 +9,9 @@ from domain.errors import InvalidInput, NotFound
 from schema.auth.types import ApiKey, User
 from schema.context import Info
 from schema.merchants.types import LogisticsPartner, Merchant, Platform, Supplier
+from schema.payments.types import Payment
 from schema.permissions import describe, requires
+from schema.rules.types import SplitRule
 
 # Type name in a global id -> the type that resolves it and the permission needed to read it. A type missing
 # here is not reachable by node().
@@ -20,6 +22,8 @@ NODE_TYPES: dict[str, tuple[type[relay.Node], str]] = {
     "Platform": (Platform, "parties:read"),
     "User": (User, "users:read"),
     "ApiKey": (ApiKey, "apikeys:read"),
+    "Payment": (Payment, "payments:read"),
+    "SplitRule": (SplitRule, "rules:read"),
 }
 PARTY_TYPES = ("Merchant", "LogisticsPartner", "Supplier", "Platform")
 

@@ -10,9 +10,10 @@ from tortoise.expressions import F
 
 from auth.principal import Principal
 from auth.scoping import readable
-from domain.errors import NotFound
+from domain.errors import Forbidden, NotFound
 from domain.ledger import AccountKey, PostingDraft, assert_balanced
 from domain.models import JournalEntry, LedgerAccount, Party, Posting
+from domain.parties import PartyKind
 from domain.services.authorization import require
 from domain.services.pagination import Page, PageRequest, fetch_page
 from domain.services.runtime import Runtime
@@ -98,7 +99,7 @@ async def list_entries(
     postings = readable(principal, Posting)
     if party_id is not None:
         postings = postings.filter(party_id=party_id)
-    scoped = principal.party_kind is not None and principal.party_kind.value != "PLATFORM"
+    scoped = principal.party_kind is not PartyKind.PLATFORM
     query = JournalEntry.all()
     if scoped or party_id is not None:
         entry_ids = postings.distinct().values_list("entry_id", flat=True)
@@ -130,6 +131,8 @@ class LedgerCheck:
 async def verify_ledger(principal: Principal) -> LedgerCheck:
     """Every entry sums to zero per currency; every cached balance equals the sum of its postings."""
     require(principal, "ledger:read")
+    if principal.party_kind is not PartyKind.PLATFORM:
+        raise Forbidden("only platform staff verify the whole ledger")
     connection = connections.get("default")
     unbalanced = await connection.execute_query_dict(
         "SELECT entry_id FROM postings GROUP BY entry_id, currency HAVING SUM(amount_minor) <> 0"

@@ -13,7 +13,7 @@ from domain.services import api_keys as api_key_service
 from domain.services import platform_settings
 from domain.services import users as user_service
 from domain.services.users import NewUser
-from schema.auth.types import ApiKey, PlatformSettings, Role, User, api_key_from_row, user_from_row
+from schema.auth.types import ApiKey, PlatformSettings, Role, User, api_key_from_row, settings_type, user_from_row
 from schema.context import Info
 from schema.errors import DuplicateError, NotFoundError, ValidationError, user_error
 from schema.merchants.queries import global_id_to_int
@@ -105,6 +105,9 @@ class RevokeApiKeyInput:
 class UpdatePlatformSettingsInput:
     party_users_require_mfa: bool | None = strawberry.field(
         default=None, description="Require two-factor login for all party users."
+    )
+    rules_need_second_approver: bool | None = strawberry.field(
+        default=None, description="A rule version must be activated by someone other than its author."
     )
 
 
@@ -215,8 +218,8 @@ class AdminMutation:
         self, info: Info, input: UpdatePlatformSettingsInput
     ) -> UpdatePlatformSettingsResult:
         current = await platform_settings.update(
-            info.context.principal, party_users_require_mfa=input.party_users_require_mfa
+            info.context.principal,
+            party_users_require_mfa=input.party_users_require_mfa,
+            rules_need_second_approver=input.rules_need_second_approver,
         )
-        return UpdatePlatformSettingsSuccess(
-            settings=PlatformSettings(party_users_require_mfa=current.party_users_require_mfa)
-        )
+        return UpdatePlatformSettingsSuccess(settings=settings_type(current))

@@ -16,6 +16,7 @@ from schema.auth.types import (
     Viewer,
     api_key_from_row,
     auth_event_from_row,
+    settings_type,
     user_from_row,
 )
 from schema.context import Info
@@ -98,5 +99,4 @@ class AuthQuery:
         description=describe("Platform-wide settings.", "users:read"), extensions=[requires("users:read")]
     )
     async def platform_settings(self, info: Info) -> PlatformSettings:
-        current = await platform_settings.current()
-        return PlatformSettings(party_users_require_mfa=current.party_users_require_mfa)
+        return settings_type(await platform_settings.current())

@@ -212,7 +212,16 @@ def auth_event_from_row(row: Any) -> AuthEvent:
 @strawberry.type(description="Platform-wide settings.")
 class PlatformSettings:
     party_users_require_mfa: bool = strawberry.field(
-        description="Whether merchant, logistics and supplier users "
-        "must use two-factor login (platform staff "
+        description="Whether merchant, logistics and supplier users must use two-factor login (platform staff "
         "always must)."
+    )
+    rules_need_second_approver: bool = strawberry.field(
+        description="Whether a rule version must be activated by someone other than its author."
+    )
+
+
+def settings_type(current: Any) -> PlatformSettings:
+    return PlatformSettings(
+        party_users_require_mfa=current.party_users_require_mfa,
+        rules_need_second_approver=current.rules_need_second_approver,
     )

@@ -21,6 +21,9 @@ USERS = PLATFORM | MERCHANT | OTHER_PARTIES
 EVERYONE = USERS | {"api_key", "anonymous"}
 LOGGED_IN = USERS | {"api_key"}
 
+RULE_READERS = {"platform_admin", "platform_finance", "platform_operations", "platform_auditor", "merchant_admin"}
+LEDGER_READERS = (PLATFORM | MERCHANT | OTHER_PARTIES) - {"merchant_staff"}
+
 # field -> the callers allowed to use it. The API key is a logistics partner's key with parties:read and
 # payments:read. The merchant admin here has passed two-factor login.
 MATRIX: dict[str, set[str]] = {
@@ -56,11 +59,37 @@ MATRIX: dict[str, set[str]] = {
     "createApiKey": {"platform_admin", "merchant_admin"},
     "revokeApiKey": {"platform_admin", "merchant_admin"},
     "updatePlatformSettings": {"platform_admin"},
+    # split rules
+    "splitRules": RULE_READERS,
+    "splitRule": RULE_READERS,
+    "backtestSplitRule": RULE_READERS,
+    "previewSplit": RULE_READERS,
+    "createSplitRule": {"platform_admin", "platform_operations"},
+    "updateSplitRule": {"platform_admin", "platform_operations"},
+    "archiveSplitRule": {"platform_admin", "platform_operations"},
+    "activateSplitRule": {"platform_admin"},
+    # payments
+    "payments": LOGGED_IN,
+    "payment": LOGGED_IN,
+    "paymentByExternalId": LOGGED_IN,
+    "recordPayment": {"platform_admin", "platform_operations"},
+    "recordPayments": {"platform_admin", "platform_operations"},
+    # ledger
+    "ledgerEntries": LEDGER_READERS,
+    "balances": LEDGER_READERS,
+    "verifyLedger": PLATFORM,
 }
 
 MISSING_MERCHANT = base64.b64encode(b"Merchant:999999999").decode()
 MISSING_USER = base64.b64encode(b"User:999999999").decode()
 MISSING_KEY = base64.b64encode(b"ApiKey:999999999").decode()
+MISSING_RULE = base64.b64encode(b"SplitRule:999999999").decode()
+MISSING_PAYMENT = base64.b64encode(b"Payment:999999999").decode()
+NO_LEGS_RULE = '{name: "m", legs: []}'
+PAYMENT = (
+    f'{{merchantId: "{MISSING_MERCHANT}", currency: "CNY", totalAmount: "1.00", '
+    'lineItems: [{sku: "s", category: "c", unitAmount: "1.00"}]}'
+)
 
 # field -> an operation that exercises it without changing anything that matters.
 OPERATIONS: dict[str, str] = {
@@ -98,6 +127,29 @@ OPERATIONS: dict[str, str] = {
     "createApiKey": 'mutation { createApiKey(input: {partyId: "PARTY", name: "m", permissions: []}) { __typename } }',
     "revokeApiKey": f'mutation {{ revokeApiKey(input: {{id: "{MISSING_KEY}"}}) {{ __typename }} }}',
     "updatePlatformSettings": "mutation { updatePlatformSettings(input: {}) { __typename } }",
+    "splitRules": "{ splitRules { edges { cursor } } }",
+    "splitRule": f'{{ splitRule(id: "{MISSING_RULE}") {{ id }} }}',
+    "backtestSplitRule": f'{{ backtestSplitRule(draft: {NO_LEGS_RULE}, from: "2026-01-01T00:00:00Z", '
+    'to: "2026-01-02T00:00:00Z") { payments } }',
+    "previewSplit": f"{{ previewSplit(input: {PAYMENT}) {{ total {{ amount }} }} }}",
+    "createSplitRule": f"mutation {{ createSplitRule(input: {NO_LEGS_RULE}) {{ __typename }} }}",
+    "updateSplitRule": f'mutation {{ updateSplitRule(input: {{id: "{MISSING_RULE}", name: "m", legs: []}}) '
+    "{ __typename } }",
+    "archiveSplitRule": f'mutation {{ archiveSplitRule(input: {{id: "{MISSING_RULE}"}}) {{ __typename }} }}',
+    "activateSplitRule": f'mutation {{ activateSplitRule(input: {{id: "{MISSING_RULE}"}}) {{ __typename }} }}',
+    "payments": "{ payments { edges { cursor } } }",
+    "payment": f'{{ payment(id: "{MISSING_PAYMENT}") {{ id }} }}',
+    "paymentByExternalId": f'{{ paymentByExternalId(merchantId: "{MISSING_MERCHANT}", externalOrderId: "x") '
+    "{ id } }",
+    "recordPayment": "mutation { recordPayment(input: "
+    + PAYMENT.replace(
+        "{merchantId", '{idempotencyKey: "k", externalOrderId: "o", paidAt: "2026-01-01T00:00:00Z", merchantId'
+    )
+    + ") { __typename } }",
+    "recordPayments": "mutation { recordPayments(inputs: []) { succeeded } }",
+    "ledgerEntries": "{ ledgerEntries(first: 1) { edges { cursor } } }",
+    "balances": f'{{ balances(partyId: "{MISSING_MERCHANT}") {{ bucket }} }}',
+    "verifyLedger": "{ verifyLedger { ok } }",
 }
 DENIED_CODES = {"FORBIDDEN", "UNAUTHENTICATED", "MFA_REQUIRED"}
 # Logout ends the session, so it runs last for each caller.

@@ -1,0 +1,70 @@
+"""Read fields of the ledger."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry import relay
+
+from domain.errors import NotFound
+from domain.money import Money as DomainMoney
+from domain.services import ledger as ledger_service
+from schema.context import Info
+from schema.ledger.types import Balance, JournalEntry, LedgerVerification, entry_from_row
+from schema.money import Money
+from schema.node import party_id_from_global_id
+from schema.pagination import Connection, page_request, to_connection
+from schema.permissions import describe, requires
+
+
+@strawberry.type
+class LedgerQuery:
+    @strawberry.field(
+        description=describe(
+            "Journal entries touching accounts in the caller's scope, newest first. `first` (1..100) after `after`.",
+            "ledger:read",
+        ),
+        extensions=[requires("ledger:read")],
+    )
+    async def ledger_entries(
+        self, info: Info, first: int | None = None, after: str | None = None, party_id: relay.GlobalID | None = None
+    ) -> Connection[JournalEntry]:
+        party = party_id_from_global_id(party_id) if party_id is not None else None
+        page = await ledger_service.list_entries(
+            info.context.principal, info.context.runtime, page_request(first, after), party
+        )
+        return to_connection(page, entry_from_row)
+
+    @strawberry.field(
+        description=describe("A party's balances per currency and bucket.", "ledger:read"),
+        extensions=[requires("ledger:read")],
+    )
+    async def balances(self, info: Info, party_id: relay.GlobalID) -> list[Balance]:
+        try:
+            party = party_id_from_global_id(party_id)
+        except NotFound:
+            return []
+        rows = await ledger_service.balances(info.context.principal, party)
+        return [
+            Balance(
+                currency=row.currency, bucket=row.bucket, amount=Money.of(DomainMoney(row.amount_minor, row.currency))
+            )
+            for row in rows
+        ]
+
+    @strawberry.field(
+        description=describe(
+            "Checks that every entry sums to zero per currency and every cached "
+            "balance equals its postings. Platform staff only.",
+            "ledger:read",
+        ),
+        extensions=[requires("ledger:read")],
+    )
+    async def verify_ledger(self, info: Info) -> LedgerVerification:
+        check = await ledger_service.verify_ledger(info.context.principal)
+        return LedgerVerification(
+            ok=check.ok,
+            entries_checked=check.entries_checked,
+            accounts_checked=check.accounts_checked,
+            unbalanced_entry_ids=[strawberry.ID(str(i)) for i in check.unbalanced_entry_ids],
+            mismatched_account_ids=[strawberry.ID(str(i)) for i in check.mismatched_account_ids],
+        )

@@ -1,0 +1,182 @@
+"""GraphQL types of payments: the payment, its line items, and each party's allocation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry import relay
+
+from domain.money import Money as DomainMoney
+from domain.services import payments as payment_service
+from schema.context import Info
+from schema.merchants.types import Party, party_from_row
+from schema.money import Money
+
+
+def _gid(type_name: str, row_id: int | None) -> relay.GlobalID | None:
+    return relay.GlobalID(type_name, str(row_id)) if row_id is not None else None
+
+
+@strawberry.type(description="A line item as recorded, with its part of the shipping fee and the rule that split it.")
+class PaymentLineItem:
+    position: int = strawberry.field(description="Position in the payment (canonical order: sku, category, ...).")
+    sku: str = strawberry.field(description="Stock keeping unit.")
+    category: str = strawberry.field(description="Product category.")
+    unit_amount: Money = strawberry.field(description="Price of one unit.")
+    quantity: int = strawberry.field(description="Units bought.")
+    amount: Money = strawberry.field(description="unitAmount times quantity.")
+    shipping_fee: Money = strawberry.field(description="This line's part of the shipping fee.")
+    rule_version_id: strawberry.ID = strawberry.field(description="The split rule version that split this line.")
+
+
+@strawberry.type(description="A party's share of one line item of a payment.")
+class Allocation:
+    line_position: int = strawberry.field(description="The line item it belongs to.")
+    party_id: relay.GlobalID = strawberry.field(description="The party that receives it.")
+    role: str = strawberry.field(description="PLATFORM, LOGISTICS, PARTY or MERCHANT.")
+    amount: Money = strawberry.field(description="The share.")
+    rule_version_id: strawberry.ID = strawberry.field(description="The split rule version that produced it.")
+
+
+def allocation_from_row(row: Any) -> Allocation:
+    kind = {"PLATFORM": "Platform", "LOGISTICS": "LogisticsPartner", "MERCHANT": "Merchant"}.get(row.role, "Supplier")
+    return Allocation(
+        line_position=row.line_position,
+        party_id=relay.GlobalID(kind, str(row.party_id)),
+        role=row.role,
+        amount=Money.of(DomainMoney(row.amount_minor, row.currency)),
+        rule_version_id=strawberry.ID(str(row.rule_version_id)),
+    )
+
+
+@strawberry.type(description="A buyer's payment, recorded from the commerce system and split among the parties.")
+class Payment(relay.Node):
+    id: relay.NodeID[int]
+    external_order_id: str = strawberry.field(description="The commerce system's order id (unique per merchant).")
+    merchant_id: relay.GlobalID = strawberry.field(description="The merchant that sold.")
+    currency: str = strawberry.field(description="ISO 4217 code.")
+    total: Money = strawberry.field(description="What the buyer paid.")
+    goods: Money = strawberry.field(description="The line items' total.")
+    shipping_fee: Money = strawberry.field(description="The shipping fee.")
+    channel: str = strawberry.field(description="Sales channel, e.g. APP or MINI_PROGRAM.")
+    region: str = strawberry.field(description="Region, e.g. CN-ZJ.")
+    status: str = strawberry.field(description="CAPTURED.")
+    paid_at: datetime = strawberry.field(description="When the buyer paid.")
+    created_at: datetime = strawberry.field(description="When it was recorded.")
+    journal_entry_id: strawberry.ID | None = strawberry.field(description="The ledger entry that posted it.")
+    logistics_party_id: strawberry.Private[int | None]
+    merchant_party_id: strawberry.Private[int]
+
+    @strawberry.field(description="The logistics partner that carries the order, if any.")
+    def logistics_partner_id(self) -> relay.GlobalID | None:
+        return _gid("LogisticsPartner", self.logistics_party_id)
+
+    @strawberry.field(description="The merchant, when the caller may see it.")
+    async def merchant(self, info: Info) -> Party | None:
+        row = await info.context.loaders.party.load(self.merchant_party_id)
+        return party_from_row(row) if row is not None else None
+
+    @strawberry.field(description="The line items, in canonical order.")
+    async def line_items(self, info: Info) -> list[PaymentLineItem]:
+        rows = await info.context.loaders.payment_lines.load(self.id)
+        return [
+            PaymentLineItem(
+                position=row.position,
+                sku=row.sku,
+                category=row.category,
+                quantity=row.quantity,
+                unit_amount=Money.of(DomainMoney(row.unit_amount_minor, self.currency)),
+                amount=Money.of(DomainMoney(row.amount_minor, self.currency)),
+                shipping_fee=Money.of(DomainMoney(row.shipping_minor, self.currency)),
+                rule_version_id=strawberry.ID(str(row.rule_version_id)),
+            )
+            for row in rows
+        ]
+
+    @strawberry.field(
+        description="Who gets what, per line. A party sees only its own allocations; the platform sees all."
+    )
+    async def allocations(self, info: Info) -> list[Allocation]:
+        return [allocation_from_row(row) for row in await info.context.loaders.allocations.load(self.id)]
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False) -> list[Any]:
+        rows = await payment_service.payments_by_ids(info.context.principal, [int(i) for i in node_ids])
+        return [payment_from_row(rows[int(i)]) if int(i) in rows else None for i in node_ids]
+
+
+def payment_from_row(row: Any) -> Payment:
+    def money(minor: int) -> Money:
+        return Money.of(DomainMoney(minor, row.currency))
+
+    return Payment(
+        id=row.id,
+        external_order_id=row.external_order_id,
+        merchant_id=relay.GlobalID("Merchant", str(row.merchant_id)),
+        currency=row.currency,
+        total=money(row.total_minor),
+        goods=money(row.goods_minor),
+        shipping_fee=money(row.shipping_fee_minor),
+        channel=row.channel,
+        region=row.region,
+        status=row.status,
+        paid_at=row.paid_at,
+        created_at=row.created_at,
+        journal_entry_id=strawberry.ID(str(row.journal_entry_id)) if row.journal_entry_id else None,
+        logistics_party_id=row.logistics_party_id,
+        merchant_party_id=row.merchant_id,
+    )
+
+
+@strawberry.type(description="A party's share in a preview.")
+class PreviewShare:
+    party_id: relay.GlobalID = strawberry.field(description="Who would receive it.")
+    role: str = strawberry.field(description="PLATFORM, LOGISTICS, PARTY or MERCHANT.")
+    amount: Money = strawberry.field(description="How much.")
+
+
+@strawberry.type(description="How one line item would be split.")
+class PreviewLine:
+    sku: str = strawberry.field(description="Stock keeping unit.")
+    category: str = strawberry.field(description="Product category.")
+    amount: Money = strawberry.field(description="The line's goods amount.")
+    shipping_fee: Money = strawberry.field(description="Its part of the shipping fee.")
+    rule_version_id: strawberry.ID = strawberry.field(description="The rule version that matched.")
+    shares: list[PreviewShare] = strawberry.field(description="Who gets what of this line.")
+
+
+@strawberry.type(description="What a payment would give each party under the rules in effect. Nothing was written.")
+class SplitPreview:
+    total: Money = strawberry.field(description="The payment's total.")
+    lines: list[PreviewLine] = strawberry.field(description="Per line item.")
+    parties: list[PreviewShare] = strawberry.field(description="Per party, over all lines.")
+
+
+def preview_from_split(split: Any, currency: str) -> SplitPreview:
+    kinds = {"PLATFORM": "Platform", "LOGISTICS": "LogisticsPartner", "MERCHANT": "Merchant", "PARTY": "Supplier"}
+
+    def share(party_id: int, role: Any, amount: int) -> PreviewShare:
+        return PreviewShare(
+            party_id=relay.GlobalID(kinds[role.value], str(party_id)),
+            role=role.value,
+            amount=Money.of(DomainMoney(amount, currency)),
+        )
+
+    return SplitPreview(
+        total=Money.of(DomainMoney(split.total_minor, currency)),
+        lines=[
+            PreviewLine(
+                sku=line.line.sku,
+                category=line.line.category,
+                amount=Money.of(DomainMoney(line.line.amount_minor, currency)),
+                shipping_fee=Money.of(DomainMoney(line.shipping_minor, currency)),
+                rule_version_id=strawberry.ID(str(line.rule_version_id)),
+                shares=[share(s.party_id, s.role, s.amount_minor) for s in line.shares],
+            )
+            for line in split.lines
+        ],
+        parties=[share(party_id, role, amount) for (party_id, role), amount in sorted(split.per_party().items())],
+    )

@@ -1,0 +1,126 @@
+"""Inputs of split rules and their translation into the pure RuleDraft (amounts parsed in the rule's currency)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import strawberry
+
+from domain.errors import InvalidInput
+from domain.money import parse_amount
+from domain.rules import Band, Computation, Conditions, Leg, RuleDraft
+from schema.rules.types import BasisEnum, BeneficiaryEnum
+
+
+@strawberry.input(description="A progressive tier.")
+class RuleTierInput:
+    from_amount: Decimal = strawberry.field(description="Start of the band (the first starts at 0).")
+    to_amount: Decimal | None = strawberry.field(default=None, description="End of the band; null for the last.")
+    rate_bps: int = strawberry.field(description="Rate in basis points.")
+
+
+@strawberry.input(description="A leg: who, on what, how much. Give a rate, a fixed amount or tiers (or several).")
+class RuleLegInput:
+    beneficiary: BeneficiaryEnum = strawberry.field(description="PLATFORM, LOGISTICS or PARTY.")
+    basis: BasisEnum = strawberry.field(description="ITEM_AMOUNT, SHIPPING_FEE or ORDER_TOTAL.")
+    party_id: strawberry.ID | None = strawberry.field(default=None, description="For PARTY: the party's database id.")
+    rate_bps: int = strawberry.field(default=0, description="Percentage in basis points (100 = 1 %).")
+    fixed_amount: Decimal = strawberry.field(default=Decimal(0), description="Fixed amount per line item.")
+    tiers: list[RuleTierInput] = strawberry.field(default_factory=list, description="Progressive tiers.")
+    min_amount: Decimal | None = strawberry.field(default=None, description="Smallest share.")
+    max_amount: Decimal | None = strawberry.field(default=None, description="Largest share.")
+
+
+@strawberry.input(description="When the rule applies; omit a condition to match any value.")
+class RuleConditionsInput:
+    merchant_ids: list[strawberry.ID] = strawberry.field(default_factory=list, description="Merchant database ids.")
+    merchant_tiers: list[str] = strawberry.field(default_factory=list, description="Merchant tiers.")
+    categories: list[str] = strawberry.field(default_factory=list, description="Product categories.")
+    min_amount: Decimal | None = strawberry.field(default=None, description="Order goods amount at least this.")
+    max_amount: Decimal | None = strawberry.field(default=None, description="Order goods amount below this.")
+    channels: list[str] = strawberry.field(default_factory=list, description="Sales channels.")
+    regions: list[str] = strawberry.field(default_factory=list, description="Regions.")
+    active_from: datetime | None = strawberry.field(default=None, description="Payments paid at or after.")
+    active_until: datetime | None = strawberry.field(default=None, description="Payments paid before.")
+
+
+@strawberry.input(description="A split rule (a new one, or a new version of one).")
+class SplitRuleInput:
+    name: str = strawberry.field(description="Name.")
+    description: str | None = strawberry.field(default=None, description="What it is for.")
+    currency: str | None = strawberry.field(
+        default=None, description="The rule applies to payments in this currency only; required when it has any amount."
+    )
+    priority: int = strawberry.field(default=0, description="Higher wins among matching rules.")
+    conditions: RuleConditionsInput = strawberry.field(default_factory=RuleConditionsInput, description="When.")
+    legs: list[RuleLegInput] = strawberry.field(description="Who takes what; the merchant gets the rest.")
+    effective_from: datetime | None = strawberry.field(default=None, description="From when; now if omitted.")
+
+
+MAX_LIST = 200
+
+
+def to_draft(data: SplitRuleInput) -> RuleDraft:
+    currency = data.currency.strip().upper() if data.currency else None
+
+    def minor(value: Decimal | None, field: str) -> int | None:
+        if value is None:
+            return None
+        if currency is None:
+            raise InvalidInput("INVALID_RULE", f"{field} is an amount: give the rule a currency", field="currency")
+        return parse_amount(value, currency, field=field).amount_minor
+
+    c = data.conditions
+    for name, values in (("merchantIds", c.merchant_ids), ("categories", c.categories), ("legs", data.legs)):
+        if len(values) > MAX_LIST:
+            raise InvalidInput("INVALID_RULE", f"at most {MAX_LIST} {name}", field=name)
+    try:
+        merchant_ids = frozenset(int(i) for i in c.merchant_ids)
+    except ValueError:
+        raise InvalidInput(
+            "INVALID_ID", "conditions.merchantIds must be database ids", field="conditions.merchantIds"
+        ) from None
+    conditions = Conditions(
+        merchant_ids=merchant_ids,
+        merchant_tiers=frozenset(c.merchant_tiers),
+        categories=frozenset(c.categories),
+        min_amount_minor=minor(c.min_amount, "conditions.minAmount"),
+        max_amount_minor=minor(c.max_amount, "conditions.maxAmount"),
+        currency=currency,
+        channels=frozenset(c.channels),
+        regions=frozenset(c.regions),
+        active_from=c.active_from,
+        active_until=c.active_until,
+    )
+    legs = []
+    for index, leg in enumerate(data.legs):
+        where = f"legs[{index}]"
+        party_id = None
+        if leg.party_id is not None:
+            if not str(leg.party_id).isdigit():
+                raise InvalidInput("INVALID_ID", f"{where}.partyId must be a database id", field=f"{where}.partyId")
+            party_id = int(leg.party_id)
+        bands = tuple(
+            Band(
+                minor(t.from_amount, f"{where}.tiers[{i}].fromAmount") or 0,
+                minor(t.to_amount, f"{where}.tiers[{i}].toAmount"),
+                t.rate_bps,
+            )
+            for i, t in enumerate(leg.tiers)
+        )
+        legs.append(
+            Leg(
+                beneficiary=leg.beneficiary,
+                basis=leg.basis,
+                party_id=party_id,
+                computation=Computation(
+                    rate_bps=leg.rate_bps,
+                    fixed_minor=minor(leg.fixed_amount, f"{where}.fixedAmount") or 0 if leg.fixed_amount else 0,
+                    bands=bands,
+                    min_minor=minor(leg.min_amount, f"{where}.minAmount"),
+                    max_minor=minor(leg.max_amount, f"{where}.maxAmount"),
+                ),
+            )
+        )
+    return RuleDraft(priority=data.priority, conditions=conditions, legs=tuple(legs))

@@ -1,0 +1,105 @@
+"""Creating, versioning, activating and archiving split rules."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry import relay
+
+from domain.errors import DomainError, NotFound
+from domain.services import rules as rule_service
+from schema.context import Info
+from schema.errors import NotFoundError, ValidationError, user_error
+from schema.merchants.queries import global_id_to_int
+from schema.permissions import describe, requires
+from schema.rules.inputs import SplitRuleInput, to_draft
+from schema.rules.types import SplitRule, rule_from_row
+
+
+@strawberry.type(description="The rule as it is now.")
+class SplitRuleSuccess:
+    rule: SplitRule = strawberry.field(description="The rule.")
+
+
+SplitRuleResult = Annotated[
+    SplitRuleSuccess | ValidationError | NotFoundError,
+    strawberry.union("SplitRuleResult", description="The rule, or why the change was refused (nothing written)."),
+]
+
+
+@strawberry.input(description="A new version of a rule.")
+class UpdateSplitRuleInput(SplitRuleInput):
+    id: relay.GlobalID = strawberry.field(description="The rule.")
+
+
+@strawberry.input(description="A rule to act on.")
+class SplitRuleIdInput:
+    id: relay.GlobalID = strawberry.field(description="The rule.")
+
+
+def _rule_id(global_id: relay.GlobalID) -> int:
+    rule_id = global_id_to_int(global_id, "SplitRule")
+    if rule_id is None:
+        raise NotFound("split rule")
+    return rule_id
+
+
+def _rule_input(data: SplitRuleInput) -> rule_service.RuleInput:
+    return rule_service.RuleInput(
+        name=data.name, description=data.description, draft=to_draft(data), effective_from=data.effective_from
+    )
+
+
+@strawberry.type
+class RuleMutation:
+    @strawberry.mutation(
+        description=describe("Drafts a new rule (version 1, not yet active).", "rules:write"),
+        extensions=[requires("rules:write")],
+    )
+    async def create_split_rule(self, info: Info, input: SplitRuleInput) -> SplitRuleResult:
+        try:
+            row = await rule_service.create_rule(info.context.principal, info.context.runtime, _rule_input(input))
+        except DomainError as exc:
+            return user_error(exc)
+        return SplitRuleSuccess(rule=rule_from_row(row))
+
+    @strawberry.mutation(
+        description=describe(
+            "Adds a new version to a rule; earlier versions and the allocations they made never change.", "rules:write"
+        ),
+        extensions=[requires("rules:write")],
+    )
+    async def update_split_rule(self, info: Info, input: UpdateSplitRuleInput) -> SplitRuleResult:
+        try:
+            row = await rule_service.update_rule(
+                info.context.principal, info.context.runtime, _rule_id(input.id), _rule_input(input)
+            )
+        except DomainError as exc:
+            return user_error(exc)
+        return SplitRuleSuccess(rule=rule_from_row(row))
+
+    @strawberry.mutation(
+        description=describe(
+            "Activates a rule's newest version (another person must, when the platform setting says so).",
+            "rules:approve",
+        ),
+        extensions=[requires("rules:approve")],
+    )
+    async def activate_split_rule(self, info: Info, input: SplitRuleIdInput) -> SplitRuleResult:
+        try:
+            row = await rule_service.activate_rule(info.context.principal, info.context.runtime, _rule_id(input.id))
+        except DomainError as exc:
+            return user_error(exc)
+        return SplitRuleSuccess(rule=rule_from_row(row))
+
+    @strawberry.mutation(
+        description=describe("Archives a rule: it stops matching new payments.", "rules:write"),
+        extensions=[requires("rules:write")],
+    )
+    async def archive_split_rule(self, info: Info, input: SplitRuleIdInput) -> SplitRuleResult:
+        try:
+            row = await rule_service.archive_rule(info.context.principal, info.context.runtime, _rule_id(input.id))
+        except DomainError as exc:
+            return user_error(exc)
+        return SplitRuleSuccess(rule=rule_from_row(row))

@@ -1,0 +1,151 @@
+"""GraphQL types of split rules and their versions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import strawberry
+from strawberry import relay
+
+from domain.money import Money as DomainMoney
+from domain.rules import Basis, BeneficiaryKind, conditions_from_dict, legs_from_list
+from domain.services import rules as rule_service
+from schema.context import Info
+
+BasisEnum = strawberry.enum(Basis, description="What a leg's share is computed on.")
+BeneficiaryEnum = strawberry.enum(BeneficiaryKind, description="Who a leg pays.")
+
+
+@strawberry.type(description="A progressive tier: `rateBps` on the part of the basis from `from` up to `to`.")
+class RuleTier:
+    from_amount: Decimal = strawberry.field(description="Start of the band, in major units.")
+    to_amount: Decimal | None = strawberry.field(description="End of the band; null for the last, open band.")
+    rate_bps: int = strawberry.field(description="Rate in basis points (100 = 1 %).")
+
+
+@strawberry.type(description="One leg of a rule: a beneficiary, a basis and how much of it.")
+class RuleLeg:
+    beneficiary: BeneficiaryEnum = strawberry.field(description="PLATFORM, LOGISTICS (the order's) or PARTY.")
+    party_id: strawberry.ID | None = strawberry.field(description="For PARTY: the party's database id.")
+    basis: BasisEnum = strawberry.field(description="ITEM_AMOUNT, SHIPPING_FEE or ORDER_TOTAL.")
+    rate_bps: int = strawberry.field(description="Percentage in basis points.")
+    fixed_amount: Decimal = strawberry.field(description="Fixed amount per line item, in major units.")
+    tiers: list[RuleTier] = strawberry.field(description="Progressive tiers, if any.")
+    min_amount: Decimal | None = strawberry.field(description="Smallest share.")
+    max_amount: Decimal | None = strawberry.field(description="Largest share.")
+
+
+@strawberry.type(description="When a rule applies; empty lists and nulls mean any.")
+class RuleConditions:
+    merchant_ids: list[strawberry.ID] = strawberry.field(description="Merchants (database ids).")
+    merchant_tiers: list[str] = strawberry.field(description="Merchant tiers.")
+    categories: list[str] = strawberry.field(description="Product categories.")
+    min_amount: Decimal | None = strawberry.field(description="Order goods amount at least this.")
+    max_amount: Decimal | None = strawberry.field(description="Order goods amount below this.")
+    currency: str | None = strawberry.field(description="Only payments in this currency.")
+    channels: list[str] = strawberry.field(description="Sales channels.")
+    regions: list[str] = strawberry.field(description="Regions.")
+    active_from: datetime | None = strawberry.field(description="Payments paid at or after.")
+    active_until: datetime | None = strawberry.field(description="Payments paid before.")
+
+
+@strawberry.type(description="One immutable version of a rule.")
+class SplitRuleVersion:
+    id: strawberry.ID = strawberry.field(description="Version id (allocations name it).")
+    version: int = strawberry.field(description="1, 2, ...")
+    priority: int = strawberry.field(description="Higher wins among matching rules.")
+    effective_from: datetime = strawberry.field(description="Payments paid from then on use it once it is active.")
+    activated_at: datetime | None = strawberry.field(description="When it was activated; null for a draft version.")
+    conditions: RuleConditions = strawberry.field(description="When it applies.")
+    legs: list[RuleLeg] = strawberry.field(description="Who takes what; the merchant gets the rest.")
+
+
+def _major(minor: int | None, currency: str | None) -> Decimal | None:
+    if minor is None:
+        return None
+    return DomainMoney(minor, currency or "CNY").to_decimal()
+
+
+def version_from_row(row: Any) -> SplitRuleVersion:
+    conditions = conditions_from_dict(json.loads(row.conditions))
+    currency = conditions.currency
+    return SplitRuleVersion(
+        id=strawberry.ID(str(row.id)),
+        version=row.version,
+        priority=row.priority,
+        effective_from=row.effective_from,
+        activated_at=row.activated_at,
+        conditions=RuleConditions(
+            merchant_ids=[strawberry.ID(str(i)) for i in sorted(conditions.merchant_ids)],
+            merchant_tiers=sorted(conditions.merchant_tiers),
+            categories=sorted(conditions.categories),
+            min_amount=_major(conditions.min_amount_minor, currency),
+            max_amount=_major(conditions.max_amount_minor, currency),
+            currency=currency,
+            channels=sorted(conditions.channels),
+            regions=sorted(conditions.regions),
+            active_from=conditions.active_from,
+            active_until=conditions.active_until,
+        ),
+        legs=[
+            RuleLeg(
+                beneficiary=leg.beneficiary,
+                party_id=strawberry.ID(str(leg.party_id)) if leg.party_id else None,
+                basis=leg.basis,
+                rate_bps=leg.computation.rate_bps,
+                fixed_amount=_major(leg.computation.fixed_minor, currency) or Decimal(0),
+                tiers=[
+                    RuleTier(
+                        from_amount=_major(b.from_minor, currency) or Decimal(0),
+                        to_amount=_major(b.to_minor, currency),
+                        rate_bps=b.rate_bps,
+                    )
+                    for b in leg.computation.bands
+                ],
+                min_amount=_major(leg.computation.min_minor, currency),
+                max_amount=_major(leg.computation.max_minor, currency),
+            )
+            for leg in legs_from_list(json.loads(row.legs))
+        ],
+    )
+
+
+@strawberry.type(description="A split rule: conditions that pick it and legs that say who takes what.")
+class SplitRule(relay.Node):
+    id: relay.NodeID[int]
+    name: str = strawberry.field(description="Name.")
+    description: str | None = strawberry.field(description="What it is for.")
+    status: str = strawberry.field(description="DRAFT, ACTIVE or ARCHIVED.")
+    is_default: bool = strawberry.field(description="The default rule always matches, at the lowest priority.")
+    created_at: datetime = strawberry.field(description="When it was created.")
+    updated_at: datetime = strawberry.field(description="When it last changed.")
+
+    @strawberry.field(description="Every version, oldest first.")
+    async def versions(self, info: Info) -> list[SplitRuleVersion]:
+        return [version_from_row(row) for row in await info.context.loaders.rule_versions.load(self.id)]
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False) -> list[Any]:
+        results = []
+        for node_id in node_ids:
+            try:
+                results.append(rule_from_row(await rule_service.get_rule(info.context.principal, int(node_id))))
+            except Exception:
+                results.append(None)
+        return results
+
+
+def rule_from_row(row: Any) -> SplitRule:
+    return SplitRule(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        status=row.status,
+        is_default=row.is_default,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )

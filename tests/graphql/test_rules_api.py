@@ -1,0 +1,162 @@
+"""Split rules through the API: draft, preview, activate (two-factor, second approver), version, archive, backtest."""
+
+from __future__ import annotations
+
+import base64
+
+from tests.conftest import Api, http_client
+
+CREATE = """mutation($input: SplitRuleInput!) { createSplitRule(input: $input) {
+  __typename ... on SplitRuleSuccess { rule { id status versions { version activatedAt } } }
+  ... on UserError { code field message } } }"""
+ACTIVATE = """mutation($id: ID!) { activateSplitRule(input: {id: $id}) { __typename
+  ... on SplitRuleSuccess { rule { status } } ... on UserError { code } } }"""
+PREVIEW = """query($i: PaymentInput!) { previewSplit(input: $i) { parties { role amount { amount } }
+  lines { ruleVersionId } } }"""
+
+
+def gid(type_name: str, row_id: int) -> str:
+    return base64.b64encode(f"{type_name}:{row_id}".encode()).decode()
+
+
+def rule_input(merchant_id: int, rate_bps: int = 500, **overrides) -> dict:
+    return {
+        "name": "Tea commission",
+        "priority": 5,
+        "conditions": {"merchantIds": [str(merchant_id)], "categories": ["tea"]},
+        "legs": [{"beneficiary": "PLATFORM", "basis": "ITEM_AMOUNT", "rateBps": rate_bps}],
+    } | overrides
+
+
+def preview_input(merchant_id: int) -> dict:
+    return {
+        "merchantId": gid("Merchant", merchant_id),
+        "currency": "CNY",
+        "totalAmount": "200.00",
+        "lineItems": [
+            {"sku": "t", "category": "tea", "unitAmount": "100.00"},
+            {"sku": "s", "category": "silk", "unitAmount": "100.00"},
+        ],
+    }
+
+
+async def _parties(api: Api, merchant_id: int) -> dict:
+    result = (await api.execute(PREVIEW, {"i": preview_input(merchant_id)}))["previewSplit"]
+    return {p["role"]: p["amount"]["amount"] for p in result["parties"]}
+
+
+async def test_a_rule_applies_only_once_activated_and_edits_add_versions(client_for, make_merchant):
+    operations, admin = await client_for("platform_operations"), await client_for("platform_admin")
+    merchant = await make_merchant()
+    created = (await operations.execute(CREATE, {"input": rule_input(merchant.id)}))["createSplitRule"]
+    assert created["rule"]["status"] == "DRAFT" and created["rule"]["versions"][0]["activatedAt"] is None
+    assert await _parties(operations, merchant.id) == {"MERCHANT": "200.00"}
+    denied = await operations.execute(ACTIVATE, {"id": created["rule"]["id"]}, expect_errors=True)
+    assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # operations drafts, only approvers activate
+    assert (await admin.execute(ACTIVATE, {"id": created["rule"]["id"]}))["activateSplitRule"]["rule"][
+        "status"
+    ] == "ACTIVE"
+    assert await _parties(operations, merchant.id) == {"PLATFORM": "5.00", "MERCHANT": "195.00"}
+    updated = await operations.execute(
+        "mutation($input: UpdateSplitRuleInput!) { updateSplitRule(input: $input) { ... on SplitRuleSuccess "
+        "{ rule { versions { version activatedAt } } } } }",
+        {"input": rule_input(merchant.id, rate_bps=1000) | {"id": created["rule"]["id"]}},
+    )
+    versions = updated["updateSplitRule"]["rule"]["versions"]
+    assert [v["version"] for v in versions] == [1, 2] and versions[1]["activatedAt"] is None
+    assert await _parties(operations, merchant.id) == {"PLATFORM": "5.00", "MERCHANT": "195.00"}
+    await admin.execute(ACTIVATE, {"id": created["rule"]["id"]})
+    assert await _parties(operations, merchant.id) == {"PLATFORM": "10.00", "MERCHANT": "190.00"}
+    archived = await operations.execute(
+        "mutation($id: ID!) { archiveSplitRule(input: {id: $id}) { __typename } }", {"id": created["rule"]["id"]}
+    )
+    assert archived["archiveSplitRule"]["__typename"] == "SplitRuleSuccess"
+    assert await _parties(operations, merchant.id) == {"MERCHANT": "200.00"}
+
+
+async def test_bad_rules_are_refused_naming_the_field(client_for, make_merchant):
+    operations = await client_for("platform_operations")
+    merchant = await make_merchant()
+    for rule, code, field in (
+        (rule_input(merchant.id, rate_bps=3500), "ABOVE_MERCHANT_SHARE_CAP", "legs"),
+        (rule_input(merchant.id, rate_bps=10_001), "RATE_ABOVE_100_PERCENT", "legs[0].rateBps"),
+        (
+            rule_input(merchant.id)
+            | {
+                "legs": [
+                    {
+                        "beneficiary": "PLATFORM",
+                        "basis": "ITEM_AMOUNT",
+                        "tiers": [
+                            {"fromAmount": "0", "toAmount": "10.00", "rateBps": 100},
+                            {"fromAmount": "20.00", "rateBps": 100},
+                        ],
+                    }
+                ],
+                "currency": "CNY",
+            },
+            "INVALID_TIERS",
+            "legs[0].tiers",
+        ),
+        (
+            rule_input(merchant.id)
+            | {"legs": [{"beneficiary": "PLATFORM", "basis": "ITEM_AMOUNT", "fixedAmount": "1.00"}]},
+            "INVALID_RULE",
+            "currency",
+        ),
+    ):
+        result = (await operations.execute(CREATE, {"input": rule}))["createSplitRule"]
+        assert (result["__typename"], result["code"], result["field"]) == ("ValidationError", code, field), result
+
+
+async def test_activation_needs_two_factor_and_optionally_a_second_person(
+    app, client_for, anonymous_client, make_user, make_merchant
+):
+    admin = await client_for("platform_admin")
+    merchant = await make_merchant()
+    created = (await admin.execute(CREATE, {"input": rule_input(merchant.id)}))["createSplitRule"]
+    settings = (
+        "mutation($on: Boolean!) { updatePlatformSettings(input: {rulesNeedSecondApprover: $on}) { __typename } }"
+    )
+    await admin.execute(settings, {"on": True})
+    try:
+        own = (await admin.execute(ACTIVATE, {"id": created["rule"]["id"]}))["activateSplitRule"]
+        assert own["code"] == "SECOND_APPROVER_REQUIRED"
+        second = await make_user("platform_admin")
+        tokens = await anonymous_client.login_with_totp(second.email, second.totp_secret)
+        async with http_client(app, tokens["accessToken"]) as http:
+            done = (await Api(http).execute(ACTIVATE, {"id": created["rule"]["id"]}))["activateSplitRule"]
+        assert done["rule"]["status"] == "ACTIVE"
+    finally:
+        await admin.execute(settings, {"on": False})
+
+
+async def test_backtest_compares_a_draft_with_what_parties_got(client_for, make_merchant):
+    operations = await client_for("platform_operations")
+    merchant = await make_merchant()
+    record = """mutation($input: RecordPaymentInput!) { recordPayment(input: $input) { __typename } }"""
+    for i in range(3):
+        payment = preview_input(merchant.id) | {
+            "idempotencyKey": f"bt-{merchant.id}-{i}",
+            "externalOrderId": f"bt-{i}",
+            "paidAt": "2026-06-01T10:00:00Z",
+        }
+        assert (await operations.execute(record, {"input": payment}))["recordPayment"][
+            "__typename"
+        ] == "RecordPaymentSuccess"
+    result = (
+        await operations.execute(
+            'query($d: SplitRuleInput!) { backtestSplitRule(draft: $d, from: "2026-06-01T00:00:00Z", '
+            'to: "2026-06-02T00:00:00Z") { payments lines { partyId role actual { amount } withDraft { amount } '
+            "difference { amount } } } }",
+            {"d": rule_input(merchant.id, rate_bps=1000)},
+        )
+    )["backtestSplitRule"]
+    lines = {(line["partyId"], line["role"]): line for line in result["lines"]}
+    mine = lines[(str(merchant.id), "MERCHANT")]
+    assert result["payments"] >= 3
+    assert (mine["actual"]["amount"], mine["withDraft"]["amount"], mine["difference"]["amount"]) == (
+        "600.00",
+        "570.00",
+        "-30.00",
+    )
