@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from auth import totp
 from auth.principal import Principal
 from auth.roles import ROLE_PERMISSIONS
 from domain.errors import AlreadyExists
+from domain.money import Money, parse_amount
 from domain.parties import KycStatus, MerchantTier, PartyKind, SettlementCycle
-from domain.services import identity, parties
+from domain.rules import Basis, BeneficiaryKind, Computation, Conditions, Leg, RuleDraft
+from domain.services import identity, parties, payments, rules
+from domain.services.pagination import PageRequest
 from domain.services.parties import BankAccountDraft, MerchantDraft, PartnerDraft, SettlementProfileDraft
+from domain.services.payments import LineItemInput, PaymentInput
 from domain.services.runtime import Runtime
 
 DEMO_PASSWORD = "splitledger-demo-2026"
@@ -105,6 +110,7 @@ async def load_demo_data(runtime: Runtime) -> list[DemoLogin]:
         ("admin@suzhousilk.example", "merchant_admin", silk, "Suzhou Silk Works"),
         ("dispatch@swiftcourier.example", "logistics_partner", courier, "Swift Courier"),
     ]
+    await _demo_rule_and_payments(operator, runtime, tea, silk, courier)
     logins = []
     for email, role, party_id, party_name in wanted:
         with contextlib.suppress(AlreadyExists):
@@ -114,3 +120,58 @@ async def load_demo_data(runtime: Runtime) -> list[DemoLogin]:
         assert secret is not None
         logins.append(DemoLogin(email=email, role=role, party=party_name, totp_secret=secret))
     return logins
+
+
+DEMO_RULE = "Demo: 5 % platform commission on tea"
+
+
+async def _demo_rule_and_payments(operator: Principal, runtime: Runtime, tea: int, silk: int, courier: int) -> None:
+    """A commission rule and a few payments, so balances and allocations are there to look at."""
+    page = await rules.list_rules(operator, runtime, PageRequest(first=100))
+    if not any(rule.name == DEMO_RULE for rule in page.items):
+        draft = RuleDraft(
+            priority=10,
+            conditions=Conditions(categories=frozenset({"tea"})),
+            legs=(Leg(BeneficiaryKind.PLATFORM, Basis.ITEM_AMOUNT, Computation(rate_bps=500)),),
+        )
+        rule = await rules.create_rule(
+            operator,
+            runtime,
+            rules.RuleInput(
+                DEMO_RULE,
+                "Tea sells well; the platform takes 5 % of the goods amount.",
+                draft,
+                datetime(2026, 1, 1, tzinfo=UTC),
+            ),
+        )
+        await rules.activate_rule(operator, runtime, rule.id)
+    orders = [
+        (tea, "WL-1001", [LineItemInput("longjing-250g", "tea", "188.00", 1)], "12.00"),
+        (
+            tea,
+            "WL-1002",
+            [LineItemInput("biluochun-100g", "tea", "96.50", 2), LineItemInput("gaiwan-set", "teaware", "120.00", 1)],
+            "15.00",
+        ),
+        (silk, "SZ-2001", [LineItemInput("silk-scarf", "apparel", "268.00", 1)], "10.00"),
+    ]
+    for merchant, order_id, items, shipping in orders:
+        goods = sum(parse_amount(i.unit_amount, "CNY").amount_minor * i.quantity for i in items)  # type: ignore[arg-type]
+        total = Money(goods + parse_amount(shipping, "CNY").amount_minor, "CNY").format()
+        await payments.record_payment(
+            operator,
+            runtime,
+            PaymentInput(
+                idempotency_key=f"demo-{order_id}",
+                merchant_id=merchant,
+                external_order_id=order_id,
+                currency="CNY",
+                total_amount=total,
+                line_items=items,
+                shipping_fee=shipping,
+                logistics_partner_id=courier,
+                channel="MINI_PROGRAM",
+                region="CN-ZJ",
+                paid_at=datetime(2026, 11, 20, 10, 30, tzinfo=UTC),
+            ),
+        )

@@ -110,6 +110,17 @@ async def database_url() -> AsyncIterator[str]:
         await drop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+async def ledger_is_clean_after_the_whole_suite(database_url: str, world: World) -> AsyncIterator[None]:
+    """Whatever the tests did, every journal entry balances and every cached balance equals its postings."""
+    yield
+    from domain.services import ledger
+
+    check = await ledger.verify_ledger(operator_principal(world.platform_id))
+    assert check.ok, f"ledger is not clean after the suite: {check}"
+    print(f"\nverifyLedger after the suite: {check.entries_checked} entries, {check.accounts_checked} accounts, clean")
+
+
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
     return Settings(database_url=database_url)

@@ -205,3 +205,61 @@ async def test_twenty_concurrent_payments_leave_balances_equal_to_postings(opera
     pending = {b.bucket: b.amount_minor for b in await ledger.balances(operator, merchant.id)}
     assert pending == {Bucket.PENDING: 20 * 15000}
     assert (await ledger.verify_ledger(operator)).ok
+
+
+async def test_random_rules_and_payments_record_exactly_and_idempotently(operator, runtime, make_merchant, world):
+    """Property-style over the database (seeded, so a failure replays): for random active rules and random
+    payments, allocations sum exactly to each payment, no share is negative, and recording twice changes nothing."""
+    import random
+
+    rng = random.Random(20261121)
+    merchant = await make_merchant()
+    for index in range(4):
+        legs = [
+            Leg(
+                rng.choice([BeneficiaryKind.PLATFORM, BeneficiaryKind.LOGISTICS]),
+                rng.choice(list(Basis)),
+                Computation(rate_bps=rng.randint(0, 900), fixed_minor=rng.choice([0, 0, 50])),
+            )
+            for _ in range(rng.randint(1, 3))
+        ]
+        legs = [leg for leg in legs if leg.computation.rate_bps or leg.computation.fixed_minor] or [
+            Leg(BeneficiaryKind.PLATFORM, Basis.ITEM_AMOUNT, Computation(rate_bps=100))
+        ]
+        draft = RuleDraft(
+            priority=rng.randint(0, 5),
+            legs=tuple(legs),
+            conditions=Conditions(
+                merchant_ids=frozenset({merchant.id}), categories=frozenset(rng.sample(["tea", "silk", "toys"], 1))
+            ),
+        )
+        rule = await rules.create_rule(
+            operator, runtime, rules.RuleInput(f"random {index}", None, draft, NOW - timedelta(days=1))
+        )
+        await rules.activate_rule(operator, runtime, rule.id)
+    for _ in range(25):
+        items = [
+            LineItemInput(
+                f"s{rng.randint(1, 9)}",
+                rng.choice(["tea", "silk", "toys"]),
+                f"{rng.randint(0, 5000)}.{rng.randint(0, 99):02d}",
+                rng.randint(1, 4),
+            )
+            for _ in range(rng.randint(1, 5))
+        ]
+        shipping = rng.choice([0, 500, 1234])
+        total = sum(int(i.unit_amount.replace(".", "")) * i.quantity for i in items) + shipping  # type: ignore[union-attr]
+        data = payment_input(
+            merchant.id,
+            line_items=items,
+            shipping_fee=f"{shipping // 100}.{shipping % 100:02d}",
+            total_amount=f"{total // 100}.{total % 100:02d}",
+            logistics_partner_id=rng.choice([None, world.logistics_a_id]),
+        )
+        first = await payments.record_payment(operator, runtime, data)
+        again = await payments.record_payment(operator, runtime, data)
+        assert again.replayed and again.payment.id == first.payment.id
+        shares = await Allocation.filter(payment_id=first.payment.id)
+        assert sum(a.amount_minor for a in shares) == total and all(a.amount_minor > 0 for a in shares)
+        assert await JournalEntry.filter(payment_id=first.payment.id).count() == 1
+    assert (await ledger.verify_ledger(operator)).ok
