@@ -76,6 +76,47 @@ async def post_entry(
 
 
 @dataclass(frozen=True)
+class EntryDraft:
+    entry_id: int
+    kind: str
+    payment_id: int | None
+    memo: str | None
+    postings: Sequence[PostingDraft]
+
+
+async def post_entries(entries: Sequence[EntryDraft]) -> None:
+    """Appends many balanced entries with pre-allocated ids at once (PostgreSQL batch path); the cached balances
+    move by each account's net change, in sorted account order. Call inside a transaction."""
+    for entry in entries:
+        assert_balanced(entry.postings)
+    accounts = await _accounts_for([p.account for entry in entries for p in entry.postings])
+    await JournalEntry.bulk_create(
+        [JournalEntry(id=e.entry_id, kind=e.kind, payment_id=e.payment_id, memo=e.memo) for e in entries]
+    )
+    await Posting.bulk_create(
+        [
+            Posting(
+                entry_id=e.entry_id,
+                account_id=accounts[p.account].id,
+                party_id=p.account.party_id,
+                currency=p.account.currency,
+                amount_minor=p.amount_minor,
+            )
+            for e in entries
+            for p in e.postings
+        ]
+    )
+    deltas: dict[int, int] = {}
+    for entry in entries:
+        for posting in entry.postings:
+            account_id = accounts[posting.account].id
+            deltas[account_id] = deltas.get(account_id, 0) + posting.amount_minor
+    for account_id in sorted(deltas):
+        if deltas[account_id]:
+            await LedgerAccount.filter(id=account_id).update(balance_minor=F("balance_minor") + deltas[account_id])
+
+
+@dataclass(frozen=True)
 class Balance:
     party_id: int
     currency: str

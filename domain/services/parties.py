@@ -284,6 +284,9 @@ async def reveal_account_number(principal: Principal, runtime: Runtime, party: P
 
 async def ensure_platform_party(currency: str = "CNY") -> Party:
     """The one platform party; created on first use (bootstrap, demo)."""
+    existing = await Party.filter(kind=PartyKind.PLATFORM).order_by("id").first()
+    if existing is not None:
+        return existing
     async with in_transaction():
         party = await Party.filter(kind=PartyKind.PLATFORM).order_by("id").first()
         if party is None:

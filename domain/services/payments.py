@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -286,6 +287,10 @@ async def record_payment(
     catalogue = catalogue or await rules.load_catalogue(runtime.now())
     split = compute_split(facts, catalogue.book_at(payment.paid_at), catalogue.fallback)
     try:
+        if connections.get("default").capabilities.dialect == "postgres":
+            # Balance rows (the PSP clearing account is shared by every payment) are locked last, just
+            # before commit, so concurrent payments wait on each other as briefly as possible.
+            return Recorded((await _store_many([(payment, split)]))[0], replayed=False)
         return Recorded(await _store(payment, split), replayed=False)
     except IntegrityError:
         # Lost a race: either the same key (then it is a replay or a conflict) or the same external order.
@@ -302,7 +307,12 @@ async def record_payment(
 async def record_payments(
     principal: Principal, runtime: Runtime, inputs: Sequence[PaymentInput]
 ) -> list[Recorded | DomainError]:
-    """Up to 500 payments; each succeeds or fails on its own (its own transaction) and is reported in order."""
+    """Up to 500 payments; each succeeds or fails on its own and is reported in order.
+
+    On PostgreSQL the new payments of a batch are written together (one transaction, a handful of multi-row
+    statements); if that meets a concurrent writer (a unique index refuses), the batch is redone one payment
+    at a time, which is idempotent. Elsewhere, or for a single payment, each payment has its own transaction.
+    """
     require(principal, "payments:write")
     if len(inputs) > MAX_BATCH:
         raise InvalidInput(
@@ -310,15 +320,197 @@ async def record_payments(
         )
     catalogue = await rules.load_catalogue(runtime.now())
     platform_id = (await parties.ensure_platform_party()).id
+    if len(inputs) > 1 and connections.get("default").capabilities.dialect == "postgres":
+        try:
+            return await _record_batch(principal, inputs, catalogue, platform_id)
+        except IntegrityError:
+            pass  # a concurrent writer got there first: the careful path below sorts out who wins
     results: list[Recorded | DomainError] = []
     for data in inputs:
         try:
             results.append(await record_payment(principal, runtime, data, catalogue=catalogue, platform_id=platform_id))
         except DomainError as exc:
-            if exc.code.value in ("FORBIDDEN", "UNAUTHENTICATED", "MFA_REQUIRED"):
-                raise
+            _raise_if_access_error(exc)
             results.append(exc)
     return results
+
+
+def _raise_if_access_error(exc: DomainError) -> None:
+    if exc.code.value in ("FORBIDDEN", "UNAUTHENTICATED", "MFA_REQUIRED"):
+        raise exc
+
+
+async def _record_batch(
+    principal: Principal, inputs: Sequence[PaymentInput], catalogue: rules.RuleCatalogue, platform_id: int
+) -> list[Recorded | DomainError]:
+    results: list[Recorded | DomainError | None] = [None] * len(inputs)
+    normalized: dict[int, NormalizedPayment] = {}
+    for index, data in enumerate(inputs):
+        try:
+            normalized[index] = normalize_payment(data)
+        except DomainError as exc:
+            results[index] = exc
+    merchant_ids = {p.merchant_id for p in normalized.values()}
+    merchants = {
+        row.id: row
+        for row in await writable(principal, Party).filter(id__in=list(merchant_ids), kind=PartyKind.MERCHANT)
+    }
+    couriers = set(
+        await Party.filter(
+            id__in=[p.logistics_partner_id for p in normalized.values() if p.logistics_partner_id is not None],
+            kind=PartyKind.LOGISTICS,
+            is_active=True,
+        ).values_list("id", flat=True)
+    )
+    keys = [p.idempotency_key for p in normalized.values()]
+    orders = [p.external_order_id for p in normalized.values()]
+    existing_by_key = {
+        (row.merchant_id, row.idempotency_key): row
+        for row in await Payment.filter(merchant_id__in=list(merchant_ids), idempotency_key__in=keys)
+    }
+    taken_orders = {
+        (row.merchant_id, row.external_order_id)
+        for row in await Payment.filter(merchant_id__in=list(merchant_ids), external_order_id__in=orders).only(
+            "merchant_id", "external_order_id"
+        )
+    }
+    fresh: dict[tuple[int, str], int] = {}  # (merchant, key) -> index of the first new payment with it
+    to_store: list[tuple[int, NormalizedPayment, Split]] = []
+    for index, payment in normalized.items():
+        key = (payment.merchant_id, payment.idempotency_key)
+        try:
+            if key in existing_by_key:
+                if existing_by_key[key].request_hash != payment.request_hash:
+                    raise IdempotencyConflict()
+                results[index] = Recorded(existing_by_key[key], replayed=True)
+                continue
+            if key in fresh:
+                if normalized[fresh[key]].request_hash != payment.request_hash:
+                    raise IdempotencyConflict()
+                continue  # a replay of an earlier item of this batch: filled in once that one is stored
+            merchant = merchants.get(payment.merchant_id)
+            if merchant is None:
+                raise NotFound("merchant", field="merchantId")
+            if not merchant.is_active or merchant.kyc_status != KycStatus.VERIFIED:
+                raise InvalidInput(
+                    "MERCHANT_NOT_ALLOWED",
+                    f"merchant {merchant.name!r} cannot take payments: KYC status {merchant.kyc_status}",
+                    field="merchantId",
+                )
+            if payment.logistics_partner_id is not None and payment.logistics_partner_id not in couriers:
+                raise NotFound("logistics partner", field="logisticsPartnerId")
+            if (payment.merchant_id, payment.external_order_id) in taken_orders:
+                raise AlreadyExists(
+                    "DUPLICATE_EXTERNAL_ORDER",
+                    f"order {payment.external_order_id!r} of this "
+                    "merchant was already recorded under another idempotency key",
+                    field="externalOrderId",
+                )
+            split = compute_split(
+                _payment_facts(merchant, payment, platform_id), catalogue.book_at(payment.paid_at), catalogue.fallback
+            )
+        except DomainError as exc:
+            _raise_if_access_error(exc)
+            results[index] = exc
+            continue
+        fresh[key] = index
+        taken_orders.add((payment.merchant_id, payment.external_order_id))
+        to_store.append((index, payment, split))
+    stored = await _store_many([(payment, split) for _, payment, split in to_store]) if to_store else []
+    for (index, _, _), row in zip(to_store, stored, strict=True):
+        results[index] = Recorded(row, replayed=False)
+    for index, payment in normalized.items():
+        if results[index] is None:  # an in-batch replay
+            first = results[fresh[(payment.merchant_id, payment.idempotency_key)]]
+            assert isinstance(first, Recorded)
+            results[index] = Recorded(first.payment, replayed=True)
+    assert all(result is not None for result in results)
+    return results  # type: ignore[return-value]
+
+
+async def _store_many(items: list[tuple[NormalizedPayment, Split]]) -> list[Payment]:
+    """PostgreSQL only: ids come from the sequences up front, so every table takes one multi-row insert."""
+    count = len(items)
+    async with in_transaction() as connection:
+        payment_ids = await _next_ids(connection, "payments", count)
+        entry_ids = await _next_ids(connection, "journal_entries", count)
+        await Payment.bulk_create(
+            [
+                Payment(
+                    id=payment_id,
+                    merchant_id=p.merchant_id,
+                    logistics_party_id=p.logistics_partner_id,
+                    external_order_id=p.external_order_id,
+                    idempotency_key=p.idempotency_key,
+                    request_hash=p.request_hash,
+                    currency=p.currency,
+                    goods_minor=p.total_minor - p.shipping_fee_minor,
+                    shipping_fee_minor=p.shipping_fee_minor,
+                    total_minor=p.total_minor,
+                    channel=p.channel,
+                    region=p.region,
+                    paid_at=p.paid_at,
+                    journal_entry_id=entry_id,
+                )
+                for payment_id, entry_id, (p, _) in zip(payment_ids, entry_ids, items, strict=True)
+            ]
+        )
+        await PaymentLine.bulk_create(
+            [
+                PaymentLine(
+                    payment_id=payment_id,
+                    position=position,
+                    sku=line.line.sku,
+                    category=line.line.category,
+                    unit_amount_minor=line.line.unit_amount_minor,
+                    quantity=line.line.quantity,
+                    amount_minor=line.line.amount_minor,
+                    shipping_minor=line.shipping_minor,
+                    rule_version_id=line.rule_version_id,
+                )
+                for payment_id, (_, split) in zip(payment_ids, items, strict=True)
+                for position, line in enumerate(split.lines)
+            ]
+        )
+        await Allocation.bulk_create(
+            [
+                Allocation(
+                    payment_id=payment_id,
+                    line_position=position,
+                    party_id=share.party_id,
+                    role=share.role.value,
+                    currency=p.currency,
+                    amount_minor=share.amount_minor,
+                    rule_version_id=line.rule_version_id,
+                )
+                for payment_id, (p, split) in zip(payment_ids, items, strict=True)
+                for position, line in enumerate(split.lines)
+                for share in line.shares
+            ]
+        )
+        entries = []
+        for payment_id, entry_id, (p, split) in zip(payment_ids, entry_ids, items, strict=True):
+            by_party: dict[int, int] = {}
+            for (party_id, _role), amount in split.per_party().items():
+                by_party[party_id] = by_party.get(party_id, 0) + amount
+            entries.append(
+                ledger.EntryDraft(
+                    entry_id=entry_id,
+                    kind="payment_captured",
+                    payment_id=payment_id,
+                    memo=f"payment {p.external_order_id}",
+                    postings=payment_postings(p.currency, p.total_minor, by_party),
+                )
+            )
+        await ledger.post_entries(entries)
+    return list(await Payment.filter(id__in=payment_ids).order_by("id"))
+
+
+async def _next_ids(connection, table: str, count: int) -> list[int]:
+    rows = await connection.execute_query_dict(
+        "SELECT nextval(pg_get_serial_sequence($1, 'id')) AS id FROM generate_series(1, $2)", [table, count]
+    )
+    return sorted(int(row["id"]) for row in rows)
 
 
 async def preview_split(principal: Principal, runtime: Runtime, data: PaymentInput) -> Split:

@@ -263,3 +263,18 @@ async def test_random_rules_and_payments_record_exactly_and_idempotently(operato
         assert sum(a.amount_minor for a in shares) == total and all(a.amount_minor > 0 for a in shares)
         assert await JournalEntry.filter(payment_id=first.payment.id).count() == 1
     assert (await ledger.verify_ledger(operator)).ok
+
+
+@pytest.mark.postgres_only
+async def test_concurrent_overlapping_batches_record_each_payment_once(operator, runtime, make_merchant, world):
+    merchant = await make_merchant()
+    batch = [payment_input(merchant.id, logistics_partner_id=world.logistics_a_id) for _ in range(40)]
+    batch.append(batch[0])  # an in-batch replay
+    outcomes = await asyncio.gather(*(payments.record_payments(operator, runtime, batch) for _ in range(4)))
+    for results in outcomes:
+        assert all(isinstance(result, payments.Recorded) for result in results)
+        assert results[-1].payment.id == results[0].payment.id
+    assert {r.payment.id for results in outcomes for r in results} == {r.payment.id for r in outcomes[0]}
+    assert await Payment.filter(merchant_id=merchant.id).count() == 40
+    assert await JournalEntry.filter(payment_id__in=[r.payment.id for r in outcomes[0]]).count() == 40
+    assert (await ledger.verify_ledger(operator)).ok
