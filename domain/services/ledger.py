@@ -48,66 +48,55 @@ async def _accounts_for(keys: Sequence[AccountKey]) -> dict[AccountKey, LedgerAc
     return {key: found[text] for text, key in texts.items()}
 
 
-async def post_entry(
-    kind: str, postings: Sequence[PostingDraft], *, payment_id: int | None = None, memo: str | None = None
-) -> JournalEntry:
-    """Appends one balanced journal entry and moves the cached balances with it. Call inside a transaction."""
-    assert_balanced(postings)
-    accounts = await _accounts_for([posting.account for posting in postings])
-    entry = await JournalEntry.create(kind=kind, payment_id=payment_id, memo=memo)
-    await Posting.bulk_create(
-        [
-            Posting(
-                entry_id=entry.id,
-                account_id=accounts[p.account].id,
-                party_id=p.account.party_id,
-                currency=p.account.currency,
-                amount_minor=p.amount_minor,
-            )
-            for p in postings
-        ]
-    )
-    # In sorted account order, so concurrent entries lock accounts in the same order and cannot deadlock.
-    for account in sorted({accounts[p.account].id: accounts[p.account] for p in postings}.values(), key=lambda a: a.id):
-        delta = sum(p.amount_minor for p in postings if accounts[p.account].id == account.id)
-        if delta:
-            await LedgerAccount.filter(id=account.id).update(balance_minor=F("balance_minor") + delta)
-    return entry
-
-
 @dataclass(frozen=True)
 class EntryDraft:
-    entry_id: int
     kind: str
     payment_id: int | None
     memo: str | None
     postings: Sequence[PostingDraft]
+    entry_id: int | None = None  # pre-allocated (PostgreSQL batch path), or None for the database to assign
+
+
+async def post_entry(entry: EntryDraft) -> JournalEntry:
+    """Appends one balanced journal entry and moves the cached balances with it. Call inside a transaction."""
+    assert_balanced(entry.postings)
+    row = await JournalEntry.create(kind=entry.kind, payment_id=entry.payment_id, memo=entry.memo)
+    await _append_postings([(row.id, entry)])
+    return row
 
 
 async def post_entries(entries: Sequence[EntryDraft]) -> None:
-    """Appends many balanced entries with pre-allocated ids at once (PostgreSQL batch path); the cached balances
-    move by each account's net change, in sorted account order. Call inside a transaction."""
+    """Appends many balanced entries whose ids were allocated up front, at once. Call inside a transaction."""
+    ids = []
     for entry in entries:
+        assert entry.entry_id is not None, "post_entries needs pre-allocated entry ids"
         assert_balanced(entry.postings)
-    accounts = await _accounts_for([p.account for entry in entries for p in entry.postings])
+        ids.append(entry.entry_id)
     await JournalEntry.bulk_create(
         [JournalEntry(id=e.entry_id, kind=e.kind, payment_id=e.payment_id, memo=e.memo) for e in entries]
     )
+    await _append_postings(list(zip(ids, entries, strict=True)))
+
+
+async def _append_postings(entries: Sequence[tuple[int, EntryDraft]]) -> None:
+    """The postings of saved entries; then each account's cached balance moves once by its net change, in sorted
+    account order, so concurrent writers lock accounts in the same order and cannot deadlock."""
+    accounts = await _accounts_for([p.account for _, entry in entries for p in entry.postings])
     await Posting.bulk_create(
         [
             Posting(
-                entry_id=e.entry_id,
+                entry_id=entry_id,
                 account_id=accounts[p.account].id,
                 party_id=p.account.party_id,
                 currency=p.account.currency,
                 amount_minor=p.amount_minor,
             )
-            for e in entries
-            for p in e.postings
+            for entry_id, entry in entries
+            for p in entry.postings
         ]
     )
     deltas: dict[int, int] = {}
-    for entry in entries:
+    for _, entry in entries:
         for posting in entry.postings:
             account_id = accounts[posting.account].id
             deltas[account_id] = deltas.get(account_id, 0) + posting.amount_minor

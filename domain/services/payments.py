@@ -208,62 +208,79 @@ def _payment_facts(merchant: Party, payment: NormalizedPayment, platform_id: int
     )
 
 
-async def _store(payment: NormalizedPayment, split: Split) -> Payment:
-    async with in_transaction():
-        row = await Payment.create(
-            merchant_id=payment.merchant_id,
-            logistics_party_id=payment.logistics_partner_id,
-            external_order_id=payment.external_order_id,
-            idempotency_key=payment.idempotency_key,
-            request_hash=payment.request_hash,
+def _payment_row(payment: NormalizedPayment, **ids: int) -> Payment:
+    return Payment(
+        merchant_id=payment.merchant_id,
+        logistics_party_id=payment.logistics_partner_id,
+        external_order_id=payment.external_order_id,
+        idempotency_key=payment.idempotency_key,
+        request_hash=payment.request_hash,
+        currency=payment.currency,
+        goods_minor=payment.total_minor - payment.shipping_fee_minor,
+        shipping_fee_minor=payment.shipping_fee_minor,
+        total_minor=payment.total_minor,
+        channel=payment.channel,
+        region=payment.region,
+        paid_at=payment.paid_at,
+        **ids,
+    )
+
+
+def _line_rows(payment_id: int, split: Split) -> list[PaymentLine]:
+    return [
+        PaymentLine(
+            payment_id=payment_id,
+            position=position,
+            sku=line.line.sku,
+            category=line.line.category,
+            unit_amount_minor=line.line.unit_amount_minor,
+            quantity=line.line.quantity,
+            amount_minor=line.line.amount_minor,
+            shipping_minor=line.shipping_minor,
+            rule_version_id=line.rule_version_id,
+        )
+        for position, line in enumerate(split.lines)
+    ]
+
+
+def _allocation_rows(payment_id: int, payment: NormalizedPayment, split: Split) -> list[Allocation]:
+    return [
+        Allocation(
+            payment_id=payment_id,
+            line_position=position,
+            party_id=share.party_id,
+            role=share.role.value,
             currency=payment.currency,
-            goods_minor=payment.total_minor - payment.shipping_fee_minor,
-            shipping_fee_minor=payment.shipping_fee_minor,
-            total_minor=payment.total_minor,
-            channel=payment.channel,
-            region=payment.region,
-            paid_at=payment.paid_at,
+            amount_minor=share.amount_minor,
+            rule_version_id=line.rule_version_id,
         )
-        await PaymentLine.bulk_create(
-            [
-                PaymentLine(
-                    payment_id=row.id,
-                    position=position,
-                    sku=line.line.sku,
-                    category=line.line.category,
-                    unit_amount_minor=line.line.unit_amount_minor,
-                    quantity=line.line.quantity,
-                    amount_minor=line.line.amount_minor,
-                    shipping_minor=line.shipping_minor,
-                    rule_version_id=line.rule_version_id,
-                )
-                for position, line in enumerate(split.lines)
-            ]
-        )
-        await Allocation.bulk_create(
-            [
-                Allocation(
-                    payment_id=row.id,
-                    line_position=position,
-                    party_id=share.party_id,
-                    role=share.role.value,
-                    currency=payment.currency,
-                    amount_minor=share.amount_minor,
-                    rule_version_id=line.rule_version_id,
-                )
-                for position, line in enumerate(split.lines)
-                for share in line.shares
-            ]
-        )
-        by_party: dict[int, int] = {}
-        for (party_id, _role), amount in split.per_party().items():
-            by_party[party_id] = by_party.get(party_id, 0) + amount
-        entry = await ledger.post_entry(
-            "payment_captured",
-            payment_postings(payment.currency, payment.total_minor, by_party),
-            payment_id=row.id,
-            memo=f"payment {payment.external_order_id}",
-        )
+        for position, line in enumerate(split.lines)
+        for share in line.shares
+    ]
+
+
+def _entry(payment_id: int, payment: NormalizedPayment, split: Split, entry_id: int | None = None) -> ledger.EntryDraft:
+    """The payment's journal entry: the buyer's money into clearing, each party's share into PENDING."""
+    by_party: dict[int, int] = {}
+    for (party_id, _role), amount in split.per_party().items():
+        by_party[party_id] = by_party.get(party_id, 0) + amount
+    return ledger.EntryDraft(
+        entry_id=entry_id,
+        kind="payment_captured",
+        payment_id=payment_id,
+        memo=f"payment {payment.external_order_id}",
+        postings=payment_postings(payment.currency, payment.total_minor, by_party),
+    )
+
+
+async def _store(payment: NormalizedPayment, split: Split) -> Payment:
+    """One payment, ids assigned by the database (any backend)."""
+    async with in_transaction():
+        row = _payment_row(payment)
+        await row.save()
+        await PaymentLine.bulk_create(_line_rows(row.id, split))
+        await Allocation.bulk_create(_allocation_rows(row.id, payment, split))
+        entry = await ledger.post_entry(_entry(row.id, payment, split))
         await Payment.filter(id=row.id).update(journal_entry_id=entry.id)
         row.journal_entry_id = entry.id
     return row
@@ -434,75 +451,11 @@ async def _store_many(items: list[tuple[NormalizedPayment, Split]]) -> list[Paym
     async with in_transaction() as connection:
         payment_ids = await _next_ids(connection, "payments", count)
         entry_ids = await _next_ids(connection, "journal_entries", count)
-        await Payment.bulk_create(
-            [
-                Payment(
-                    id=payment_id,
-                    merchant_id=p.merchant_id,
-                    logistics_party_id=p.logistics_partner_id,
-                    external_order_id=p.external_order_id,
-                    idempotency_key=p.idempotency_key,
-                    request_hash=p.request_hash,
-                    currency=p.currency,
-                    goods_minor=p.total_minor - p.shipping_fee_minor,
-                    shipping_fee_minor=p.shipping_fee_minor,
-                    total_minor=p.total_minor,
-                    channel=p.channel,
-                    region=p.region,
-                    paid_at=p.paid_at,
-                    journal_entry_id=entry_id,
-                )
-                for payment_id, entry_id, (p, _) in zip(payment_ids, entry_ids, items, strict=True)
-            ]
-        )
-        await PaymentLine.bulk_create(
-            [
-                PaymentLine(
-                    payment_id=payment_id,
-                    position=position,
-                    sku=line.line.sku,
-                    category=line.line.category,
-                    unit_amount_minor=line.line.unit_amount_minor,
-                    quantity=line.line.quantity,
-                    amount_minor=line.line.amount_minor,
-                    shipping_minor=line.shipping_minor,
-                    rule_version_id=line.rule_version_id,
-                )
-                for payment_id, (_, split) in zip(payment_ids, items, strict=True)
-                for position, line in enumerate(split.lines)
-            ]
-        )
-        await Allocation.bulk_create(
-            [
-                Allocation(
-                    payment_id=payment_id,
-                    line_position=position,
-                    party_id=share.party_id,
-                    role=share.role.value,
-                    currency=p.currency,
-                    amount_minor=share.amount_minor,
-                    rule_version_id=line.rule_version_id,
-                )
-                for payment_id, (p, split) in zip(payment_ids, items, strict=True)
-                for position, line in enumerate(split.lines)
-                for share in line.shares
-            ]
-        )
-        entries = []
-        for payment_id, entry_id, (p, split) in zip(payment_ids, entry_ids, items, strict=True):
-            by_party: dict[int, int] = {}
-            for (party_id, _role), amount in split.per_party().items():
-                by_party[party_id] = by_party.get(party_id, 0) + amount
-            entries.append(
-                ledger.EntryDraft(
-                    entry_id=entry_id,
-                    kind="payment_captured",
-                    payment_id=payment_id,
-                    memo=f"payment {p.external_order_id}",
-                    postings=payment_postings(p.currency, p.total_minor, by_party),
-                )
-            )
-        await ledger.post_entries(entries)
+        rows = list(zip(payment_ids, entry_ids, items, strict=True))
+        await Payment.bulk_create([_payment_row(p, id=pid, journal_entry_id=eid) for pid, eid, (p, _) in rows])
+        await PaymentLine.bulk_create([line for pid, _, (_, split) in rows for line in _line_rows(pid, split)])
+        await Allocation.bulk_create([a for pid, _, (p, split) in rows for a in _allocation_rows(pid, p, split)])
+        await ledger.post_entries([_entry(pid, p, split, eid) for pid, eid, (p, split) in rows])
     return list(await Payment.filter(id__in=payment_ids).order_by("id"))
 
 
