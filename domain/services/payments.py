@@ -176,6 +176,17 @@ async def _existing(payment: NormalizedPayment) -> Recorded | None:
 
 async def _facts(principal: Principal, payment: NormalizedPayment, platform_id: int) -> PaymentFacts:
     merchant = await writable(principal, Party).filter(id=payment.merchant_id, kind=PartyKind.MERCHANT).first()
+    courier_known = (
+        payment.logistics_partner_id is None
+        or await Party.filter(id=payment.logistics_partner_id, kind=PartyKind.LOGISTICS, is_active=True).exists()
+    )
+    return _checked_facts(merchant, payment, platform_id, courier_known=courier_known)
+
+
+def _checked_facts(
+    merchant: Party | None, payment: NormalizedPayment, platform_id: int, *, courier_known: bool
+) -> PaymentFacts:
+    """The checks a payment must pass once its merchant and courier are looked up (by either recording path)."""
     if merchant is None:
         raise NotFound("merchant", field="merchantId")
     if not merchant.is_active or merchant.kyc_status != KycStatus.VERIFIED:
@@ -185,12 +196,17 @@ async def _facts(principal: Principal, payment: NormalizedPayment, platform_id: 
             f"{merchant.kyc_status}{'' if merchant.is_active else ', inactive'}",
             field="merchantId",
         )
-    if (
-        payment.logistics_partner_id is not None
-        and not await Party.filter(id=payment.logistics_partner_id, kind=PartyKind.LOGISTICS, is_active=True).exists()
-    ):
+    if not courier_known:
         raise NotFound("logistics partner", field="logisticsPartnerId")
     return _payment_facts(merchant, payment, platform_id)
+
+
+def _duplicate_order(payment: NormalizedPayment) -> AlreadyExists:
+    return AlreadyExists(
+        "DUPLICATE_EXTERNAL_ORDER",
+        f"order {payment.external_order_id!r} of this merchant was already recorded under another idempotency key",
+        field="externalOrderId",
+    )
 
 
 def _payment_facts(merchant: Party, payment: NormalizedPayment, platform_id: int) -> PaymentFacts:
@@ -314,11 +330,7 @@ async def record_payment(
         existing = await _existing(payment)
         if existing is not None:
             return existing
-        raise AlreadyExists(
-            "DUPLICATE_EXTERNAL_ORDER",
-            f"order {payment.external_order_id!r} of this merchant was already recorded under another idempotency key",
-            field="externalOrderId",
-        ) from None
+        raise _duplicate_order(payment) from None
 
 
 async def record_payments(
@@ -405,27 +417,15 @@ async def _record_batch(
                 if normalized[fresh[key]].request_hash != payment.request_hash:
                     raise IdempotencyConflict()
                 continue  # a replay of an earlier item of this batch: filled in once that one is stored
-            merchant = merchants.get(payment.merchant_id)
-            if merchant is None:
-                raise NotFound("merchant", field="merchantId")
-            if not merchant.is_active or merchant.kyc_status != KycStatus.VERIFIED:
-                raise InvalidInput(
-                    "MERCHANT_NOT_ALLOWED",
-                    f"merchant {merchant.name!r} cannot take payments: KYC status {merchant.kyc_status}",
-                    field="merchantId",
-                )
-            if payment.logistics_partner_id is not None and payment.logistics_partner_id not in couriers:
-                raise NotFound("logistics partner", field="logisticsPartnerId")
-            if (payment.merchant_id, payment.external_order_id) in taken_orders:
-                raise AlreadyExists(
-                    "DUPLICATE_EXTERNAL_ORDER",
-                    f"order {payment.external_order_id!r} of this "
-                    "merchant was already recorded under another idempotency key",
-                    field="externalOrderId",
-                )
-            split = compute_split(
-                _payment_facts(merchant, payment, platform_id), catalogue.book_at(payment.paid_at), catalogue.fallback
+            facts = _checked_facts(
+                merchants.get(payment.merchant_id),
+                payment,
+                platform_id,
+                courier_known=payment.logistics_partner_id is None or payment.logistics_partner_id in couriers,
             )
+            if (payment.merchant_id, payment.external_order_id) in taken_orders:
+                raise _duplicate_order(payment)
+            split = compute_split(facts, catalogue.book_at(payment.paid_at), catalogue.fallback)
         except DomainError as exc:
             _raise_if_access_error(exc)
             results[index] = exc
