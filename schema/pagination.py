@@ -13,6 +13,8 @@ from domain.services.pagination import Page, PageRequest
 
 NodeType = TypeVar("NodeType")
 DEFAULT_PAGE_SIZE = 20
+# Appended to the description of every list field.
+PAGE_ARGS_HELP = "`first` (1..100, default 20) items after the cursor `after`, newest first."
 _CURSOR_PREFIX = "cursor:"
 
 

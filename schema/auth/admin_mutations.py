@@ -8,7 +8,7 @@ from typing import Annotated
 import strawberry
 from strawberry import relay
 
-from domain.errors import DomainError, NotFound
+from domain.errors import DomainError
 from domain.services import api_keys as api_key_service
 from domain.services import platform_settings
 from domain.services import users as user_service
@@ -16,7 +16,7 @@ from domain.services.users import NewUser
 from schema.auth.types import ApiKey, PlatformSettings, Role, User, api_key_from_row, settings_type, user_from_row
 from schema.context import Info
 from schema.errors import DuplicateError, NotFoundError, ValidationError, user_error
-from schema.merchants.queries import global_id_to_int
+from schema.ids import required_id
 from schema.node import party_id_from_global_id
 from schema.permissions import describe, requires
 
@@ -112,10 +112,7 @@ class UpdatePlatformSettingsInput:
 
 
 def _user_id(global_id: relay.GlobalID) -> int:
-    user_id = global_id_to_int(global_id, "User")
-    if user_id is None:
-        raise NotFound("user")
-    return user_id
+    return required_id(global_id, "User", "user")
 
 
 @strawberry.type
@@ -202,9 +199,7 @@ class AdminMutation:
     )
     async def revoke_api_key(self, info: Info, input: RevokeApiKeyInput) -> RevokeApiKeyResult:
         try:
-            key_id = global_id_to_int(input.id, "ApiKey")
-            if key_id is None:
-                raise NotFound("API key")
+            key_id = required_id(input.id, "ApiKey", "API key")
             row = await api_key_service.revoke_api_key(info.context.principal, info.context.runtime, key_id)
         except DomainError as exc:
             return user_error(exc)

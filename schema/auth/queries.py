@@ -21,10 +21,8 @@ from schema.auth.types import (
 )
 from schema.context import Info
 from schema.merchants.types import party_from_row
-from schema.pagination import Connection, page_request, to_connection
+from schema.pagination import PAGE_ARGS_HELP, Connection, page_request, to_connection
 from schema.permissions import describe, requires
-
-_PAGE = "`first` (1..100, default 20) items after the cursor `after`, newest first."
 
 
 @strawberry.type
@@ -46,7 +44,9 @@ class AuthQuery:
             party=party_from_row(user.party),
         )
 
-    @strawberry.field(description=describe(f"The caller's open sessions. {_PAGE}", None), extensions=[requires()])
+    @strawberry.field(
+        description=describe(f"The caller's open sessions. {PAGE_ARGS_HELP}", None), extensions=[requires()]
+    )
     async def sessions(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Session]:
         principal = info.context.principal
         page = await identity.list_sessions(principal, info.context.runtime, page_request(first, after))
@@ -65,14 +65,15 @@ class AuthQuery:
         )
 
     @strawberry.field(
-        description=describe(f"Users in the caller's scope. {_PAGE}", "users:read"), extensions=[requires("users:read")]
+        description=describe(f"Users in the caller's scope. {PAGE_ARGS_HELP}", "users:read"),
+        extensions=[requires("users:read")],
     )
     async def users(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[User]:
         page = await user_service.list_users(info.context.principal, info.context.runtime, page_request(first, after))
         return to_connection(page, user_from_row)
 
     @strawberry.field(
-        description=describe(f"API keys in the caller's scope, with their last use. {_PAGE}", "apikeys:read"),
+        description=describe(f"API keys in the caller's scope, with their last use. {PAGE_ARGS_HELP}", "apikeys:read"),
         extensions=[requires("apikeys:read")],
     )
     async def api_keys(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[ApiKey]:
@@ -83,7 +84,8 @@ class AuthQuery:
 
     @strawberry.field(
         description=describe(
-            f"Authentication events: logins, failures, lockouts, enrolments, resets, keys. {_PAGE}", "audit:read"
+            f"Authentication events: logins, failures, lockouts, enrolments, resets, keys. {PAGE_ARGS_HELP}",
+            "audit:read",
         ),
         extensions=[requires("audit:read")],
     )

@@ -6,19 +6,19 @@ from typing import Annotated
 
 import strawberry
 
-from domain.errors import DomainError, NotFound
+from domain.errors import DomainError
 from domain.parties import PartyKind
 from domain.services import parties as party_service
 from domain.services.parties import MerchantChanges, MerchantDraft, PartnerDraft
 from schema.context import Info
 from schema.errors import DuplicateError, NotFoundError, ValidationError, user_error
+from schema.ids import required_id
 from schema.merchants.inputs import (
     CreateLogisticsPartnerInput,
     CreateMerchantInput,
     CreateSupplierInput,
     UpdateMerchantInput,
 )
-from schema.merchants.queries import global_id_to_int
 from schema.merchants.types import LogisticsPartner, Merchant, Supplier, party_from_row
 from schema.permissions import describe, requires
 
@@ -106,9 +106,7 @@ class MerchantMutation:
             bank_account=input.bank_account.to_draft() if input.bank_account else None,
         )
         try:
-            merchant_id = global_id_to_int(input.id, "Merchant")
-            if merchant_id is None:
-                raise NotFound("merchant")
+            merchant_id = required_id(input.id, "Merchant", "merchant")
             row = await party_service.update_merchant(
                 info.context.principal, info.context.runtime, merchant_id, changes
             )

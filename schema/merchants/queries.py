@@ -5,33 +5,21 @@ from __future__ import annotations
 import strawberry
 from strawberry import relay
 
-from domain.errors import InvalidInput
 from domain.parties import PartyKind
 from domain.services import parties as party_service
 from domain.services.parties import MerchantFilter as MerchantFilterDraft
 from schema.context import Info
+from schema.ids import global_id_to_int
 from schema.merchants.inputs import MerchantFilter
 from schema.merchants.types import LogisticsPartner, Merchant, Supplier, party_from_row
-from schema.pagination import Connection, page_request, to_connection
+from schema.pagination import PAGE_ARGS_HELP, Connection, page_request, to_connection
 from schema.permissions import describe, requires
-
-_PAGE_ARGS_HELP = "`first` (1..100, default 20) items after the cursor `after`, newest first."
-
-
-def global_id_to_int(global_id: relay.GlobalID, type_name: str, field: str = "id") -> int | None:
-    """The database id behind a global id of `type_name`; None when it names another type."""
-    if global_id.type_name != type_name:
-        return None
-    try:
-        return int(global_id.node_id)
-    except ValueError:
-        raise InvalidInput("INVALID_ID", f"{field} is not a valid {type_name} id", field=field) from None
 
 
 @strawberry.type
 class MerchantQuery:
     @strawberry.field(
-        description=describe(f"Merchants in the caller's scope. {_PAGE_ARGS_HELP}", "parties:read"),
+        description=describe(f"Merchants in the caller's scope. {PAGE_ARGS_HELP}", "parties:read"),
         extensions=[requires("parties:read")],
     )
     async def merchants(
@@ -64,7 +52,7 @@ class MerchantQuery:
         return await Merchant.resolve_node(node_id=str(merchant_id), info=info, required=False)
 
     @strawberry.field(
-        description=describe(f"Logistics partners in the caller's scope. {_PAGE_ARGS_HELP}", "parties:read"),
+        description=describe(f"Logistics partners in the caller's scope. {PAGE_ARGS_HELP}", "parties:read"),
         extensions=[requires("parties:read")],
     )
     async def logistics_partners(
@@ -76,7 +64,7 @@ class MerchantQuery:
         return to_connection(page, party_from_row)
 
     @strawberry.field(
-        description=describe(f"Suppliers in the caller's scope. {_PAGE_ARGS_HELP}", "parties:read"),
+        description=describe(f"Suppliers in the caller's scope. {PAGE_ARGS_HELP}", "parties:read"),
         extensions=[requires("parties:read")],
     )
     async def suppliers(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Supplier]:

@@ -8,10 +8,9 @@ from decimal import Decimal
 import strawberry
 from strawberry import relay
 
-from domain.errors import NotFound
 from domain.services.payments import LineItemInput as LineItemDraft
 from domain.services.payments import PaymentInput as PaymentDraft
-from schema.merchants.queries import global_id_to_int
+from schema.ids import required_id
 
 
 @strawberry.input(description="A line item.")
@@ -48,14 +47,12 @@ class RecordPaymentInput(PaymentInput):
 def to_draft(
     data: PaymentInput, now: datetime, *, idempotency_key: str = "preview", external_order_id: str = "preview"
 ) -> PaymentDraft:
-    merchant_id = global_id_to_int(data.merchant_id, "Merchant", "merchantId")
-    if merchant_id is None:
-        raise NotFound("merchant", field="merchantId")
+    merchant_id = required_id(data.merchant_id, "Merchant", "merchant", "merchantId")
     logistics_id = None
     if data.logistics_partner_id is not None:
-        logistics_id = global_id_to_int(data.logistics_partner_id, "LogisticsPartner", "logisticsPartnerId")
-        if logistics_id is None:
-            raise NotFound("logistics partner", field="logisticsPartnerId")
+        logistics_id = required_id(
+            data.logistics_partner_id, "LogisticsPartner", "logistics partner", "logisticsPartnerId"
+        )
     return PaymentDraft(
         idempotency_key=idempotency_key,
         merchant_id=merchant_id,

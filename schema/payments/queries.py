@@ -8,13 +8,11 @@ from strawberry import relay
 from domain.services import payments as payment_service
 from domain.services.payments import PaymentFilter as PaymentFilterDraft
 from schema.context import Info
-from schema.merchants.queries import global_id_to_int
-from schema.pagination import Connection, page_request, to_connection
+from schema.ids import NO_SUCH_ID, global_id_to_int
+from schema.pagination import PAGE_ARGS_HELP, Connection, page_request, to_connection
 from schema.payments.inputs import PaymentFilter, PaymentInput, to_draft
 from schema.payments.types import Payment, SplitPreview, payment_from_row, preview_from_split
 from schema.permissions import describe, requires
-
-_PAGE = "`first` (1..100, default 20) items after the cursor `after`, newest first."
 
 
 @strawberry.type
@@ -22,7 +20,7 @@ class PaymentQuery:
     @strawberry.field(
         description=describe(
             f"Payments in the caller's scope: a merchant's own, the ones a logistics "
-            f"partner carried, all for the platform. {_PAGE}",
+            f"partner carried, all for the platform. {PAGE_ARGS_HELP}",
             "payments:read",
         ),
         extensions=[requires("payments:read")],
@@ -32,9 +30,12 @@ class PaymentQuery:
     ) -> Connection[Payment]:
         filters = PaymentFilterDraft()
         if filter is not None:
-            merchant_id = global_id_to_int(filter.merchant_id, "Merchant", "merchantId") if filter.merchant_id else None
+            merchant_id = None
+            if filter.merchant_id is not None:
+                # A global id of another type names no merchant: the list comes back empty, as for a missing one.
+                merchant_id = global_id_to_int(filter.merchant_id, "Merchant", "merchantId") or NO_SUCH_ID
             filters = PaymentFilterDraft(
-                merchant_id=merchant_id if filter.merchant_id is None or merchant_id else -1,
+                merchant_id=merchant_id,
                 status=filter.status,
                 paid_from=filter.paid_from,
                 paid_until=filter.paid_until,

@@ -7,11 +7,11 @@ from typing import Annotated
 import strawberry
 from strawberry import relay
 
-from domain.errors import DomainError, NotFound
+from domain.errors import DomainError
 from domain.services import rules as rule_service
 from schema.context import Info
 from schema.errors import NotFoundError, ValidationError, user_error
-from schema.merchants.queries import global_id_to_int
+from schema.ids import required_id
 from schema.permissions import describe, requires
 from schema.rules.inputs import SplitRuleInput, to_draft
 from schema.rules.types import SplitRule, rule_from_row
@@ -39,10 +39,7 @@ class SplitRuleIdInput:
 
 
 def _rule_id(global_id: relay.GlobalID) -> int:
-    rule_id = global_id_to_int(global_id, "SplitRule")
-    if rule_id is None:
-        raise NotFound("split rule")
-    return rule_id
+    return required_id(global_id, "SplitRule", "split rule")
 
 
 def _rule_input(data: SplitRuleInput) -> rule_service.RuleInput:

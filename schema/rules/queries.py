@@ -12,7 +12,7 @@ from domain.money import Money as DomainMoney
 from domain.services import payments as payment_service
 from domain.services import rules as rule_service
 from schema.context import Info
-from schema.merchants.queries import global_id_to_int
+from schema.ids import global_id_to_int
 from schema.money import Money
 from schema.pagination import Connection, page_request, to_connection
 from schema.permissions import describe, requires
