@@ -149,6 +149,14 @@ class World:
     emails: dict[str, str]
     totp_secrets: dict[str, str]  # platform users, who must use two-factor login
 
+    def party_for_role(self, role: str) -> tuple[int, str]:
+        """The world party a user of `role` belongs to, and its GraphQL type name (A for merchants and couriers)."""
+        return {
+            "merchant": (self.merchant_a_id, "Merchant"),
+            "logistics": (self.logistics_a_id, "LogisticsPartner"),
+            "supplier": (self.supplier_id, "Supplier"),
+        }.get(role.split("_")[0], (self.platform_id, "Platform"))
+
 
 def operator_principal(platform_id: int) -> Principal:
     """A platform admin acting from code (fixtures, factories): the services still check it."""
@@ -355,15 +363,7 @@ def make_user(runtime: Runtime, world: World):
     """make_user('platform_finance') -> a fresh user (with two-factor on for platform roles, or when asked)."""
 
     async def make(role: str, party_id: int | None = None, *, mfa: bool | None = None) -> NewLogin:
-        party = (
-            party_id
-            if party_id is not None
-            else {
-                "merchant": world.merchant_a_id,
-                "logistics": world.logistics_a_id,
-                "supplier": world.supplier_id,
-            }.get(role.split("_")[0], world.platform_id)
-        )
+        party = party_id if party_id is not None else world.party_for_role(role)[0]
         email = f"{role}.{secrets.token_hex(4)}@test.example"
         user = await identity.create_user_unchecked(email, TEST_PASSWORD, role, party)
         secret = None

@@ -179,12 +179,7 @@ async def matrix_callers(app, anonymous_client, client_for, world):
     callers: dict[str, tuple[Api, str]] = {}
     opened = []
     for role in sorted(USERS):
-        party = {"merchant": world.merchant_a_id, "logistics": world.logistics_a_id, "supplier": world.supplier_id}.get(
-            role.split("_")[0], world.platform_id
-        )
-        prefix = {"merchant": "Merchant", "logistics": "LogisticsPartner", "supplier": "Supplier"}.get(
-            role.split("_")[0], "Platform"
-        )
+        party, prefix = world.party_for_role(role)
         email = f"matrix.{role}.{world.platform_id}@test.example".replace("_", ".")
         user = await identity.create_user_unchecked(email, "correct-horse-battery-staple", role, party)
         if role in PLATFORM or role == "merchant_admin":
