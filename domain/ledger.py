@@ -1,8 +1,9 @@
-"""Double-entry postings: accounts, the postings of a payment, and the balance invariant. Pure.
+"""The ledger's vocabulary: accounts, entry kinds, and one pure builder per movement of money. Pure.
 
 Sign convention: debits are positive, credits negative, and every journal entry sums to zero per currency.
-Party accounts are liabilities (money owed to the party), so their balance as a party sees it is the negated
-sum of their postings.
+Party accounts are liabilities (money owed to the party), so what a party's account holds is the negated sum
+of its postings. Every builder returns a `JournalEntryDraft`, which refuses to exist unless it balances; the
+checks raise `LedgerInvariantViolation` rather than `assert`, so they hold under `python -O` too.
 """
 
 from __future__ import annotations
@@ -10,6 +11,18 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+from domain.money import CURRENCY_EXPONENTS
+
+MAX_MEMO_LENGTH = 400  # the width of journal_entries.memo
+
+
+class LedgerInvariantViolation(Exception):
+    """A rule that protects money was about to be broken: a bug in the caller, never a user's mistake."""
+
+
+class UnbalancedEntry(LedgerInvariantViolation):
+    """A journal entry's postings do not sum to zero in some currency."""
 
 
 class Bucket(enum.StrEnum):
@@ -23,29 +36,83 @@ class SystemAccount(enum.StrEnum):
     PAYOUTS_IN_TRANSIT = "PAYOUTS_IN_TRANSIT"
 
 
-@dataclass(frozen=True, slots=True, order=True)
+class EntryKind(enum.StrEnum):
+    """What an entry did. The values are stored in journal_entries.kind: add, never rename."""
+
+    CAPTURE = "payment_captured"
+    RELEASE = "funds_released"
+    SETTLE = "funds_settled"
+    REVERSAL = "entry_reversed"
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise LedgerInvariantViolation(message)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True, slots=True)
 class AccountKey:
+    """An account: a party's bucket in one currency, or a system account in one currency."""
+
     currency: str
     party_id: int | None = None
     bucket: Bucket | None = None
     system: SystemAccount | None = None
 
     def __post_init__(self) -> None:
-        assert (self.party_id is None) != (self.system is None), "an account is a party's or the system's"
-        assert (self.party_id is None) == (self.bucket is None)
+        _require(self.currency in CURRENCY_EXPONENTS, f"unknown currency {self.currency!r}")
+        _require((self.party_id is None) != (self.system is None), "an account is a party's or the system's")
+        _require(
+            (self.party_id is None) == (self.bucket is None), "a party's account has a bucket, a system account none"
+        )
+        if self.party_id is not None:
+            _require(_is_int(self.party_id) and self.party_id > 0, f"party id must be positive, got {self.party_id!r}")
+        # Keys rebuilt from database rows carry plain strings; an unknown name is refused here, not stored.
+        try:
+            if self.bucket is not None:
+                object.__setattr__(self, "bucket", Bucket(self.bucket))
+            if self.system is not None:
+                object.__setattr__(self, "system", SystemAccount(self.system))
+        except ValueError as exc:
+            raise LedgerInvariantViolation(str(exc)) from None
+
+    @property
+    def text(self) -> str:
+        """The account's unique key as stored, e.g. party:12:CNY:PENDING or system:PSP_CLEARING:CNY."""
+        if self.system is not None:
+            return f"system:{self.system.value}:{self.currency}"
+        return f"party:{self.party_id}:{self.currency}:{self.bucket}"
+
+    def held_minor(self, balance_minor: int) -> int:
+        """What the account holds, given the sum of its postings: owed money (party accounts, payouts on their
+        way out) is a credit, so it holds the negated sum; PSP clearing is money received, a debit."""
+        return balance_minor if self.system is SystemAccount.PSP_CLEARING else -balance_minor
+
+
+def party_account(party_id: int, currency: str, bucket: Bucket) -> AccountKey:
+    return AccountKey(currency, party_id=party_id, bucket=bucket)
+
+
+def system_account(system: SystemAccount, currency: str) -> AccountKey:
+    return AccountKey(currency, system=system)
 
 
 @dataclass(frozen=True, slots=True)
 class PostingDraft:
     account: AccountKey
-    amount_minor: int
+    amount_minor: int  # debit positive, credit negative
+
+    def __post_init__(self) -> None:
+        _require(isinstance(self.account, AccountKey), f"a posting needs an AccountKey, got {self.account!r}")
+        _require(_is_int(self.amount_minor), f"amounts are integer minor units, got {self.amount_minor!r}")
 
 
-class UnbalancedEntry(AssertionError):
-    pass
-
-
-def assert_balanced(postings: Iterable[PostingDraft]) -> None:
+def check_balanced(postings: Iterable[PostingDraft]) -> None:
+    """Raises UnbalancedEntry unless the postings sum to zero in every currency."""
     totals: dict[str, int] = {}
     for posting in postings:
         totals[posting.account.currency] = totals.get(posting.account.currency, 0) + posting.amount_minor
@@ -54,11 +121,114 @@ def assert_balanced(postings: Iterable[PostingDraft]) -> None:
         raise UnbalancedEntry(f"journal entry does not balance: {unbalanced}")
 
 
+assert_balanced = check_balanced  # the old name, still used by tests/unit/test_splitting.py
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntryDraft:
+    """An entry about to be posted. It cannot be built unbalanced: every builder below returns one."""
+
+    kind: EntryKind
+    postings: tuple[PostingDraft, ...]
+    payment_id: int | None = None
+    memo: str | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "kind", EntryKind(self.kind))
+        except ValueError:
+            raise LedgerInvariantViolation(f"unknown entry kind {self.kind!r}") from None
+        object.__setattr__(self, "postings", tuple(self.postings))
+        _require(bool(self.postings), "a journal entry needs at least one posting")
+        _require(all(isinstance(posting, PostingDraft) for posting in self.postings), "postings must be PostingDrafts")
+        _require(
+            self.payment_id is None or (_is_int(self.payment_id) and self.payment_id > 0),
+            f"payment id must be positive, got {self.payment_id!r}",
+        )
+        _require(
+            self.memo is None or len(self.memo) <= MAX_MEMO_LENGTH, f"a memo has at most {MAX_MEMO_LENGTH} characters"
+        )
+        check_balanced(self.postings)
+
+
+def net_by_account(entries: Iterable[JournalEntryDraft]) -> dict[AccountKey, int]:
+    """Each account's net change over `entries`: what its cached balance moves by when they are posted."""
+    totals: dict[AccountKey, int] = {}
+    for entry in entries:
+        for posting in entry.postings:
+            totals[posting.account] = totals.get(posting.account, 0) + posting.amount_minor
+    return totals
+
+
+# --- the movements ----------------------------------------------------------------------------------------
+
+
+def capture(
+    currency: str,
+    total_minor: int,
+    shares_by_party: Mapping[int, int],
+    *,
+    payment_id: int | None = None,
+    memo: str | None = None,
+) -> JournalEntryDraft:
+    """A buyer's payment: the money into PSP clearing, each party's share into its PENDING account (held in
+    escrow until release). The shares must add up to the total, or the entry does not balance."""
+    _require(_is_int(total_minor) and total_minor >= 0, f"a captured total is zero or more, got {total_minor!r}")
+    _require(
+        all(_is_int(amount) and amount >= 0 for amount in shares_by_party.values()),
+        f"a share is zero or more: {dict(shares_by_party)}",
+    )
+    postings = [PostingDraft(system_account(SystemAccount.PSP_CLEARING, currency), total_minor)]
+    postings += [
+        PostingDraft(party_account(party_id, currency, Bucket.PENDING), -amount)
+        for party_id, amount in sorted(shares_by_party.items())
+        if amount  # a party with a zero share gets no posting (and no account) from this payment
+    ]
+    return JournalEntryDraft(EntryKind.CAPTURE, tuple(postings), payment_id, memo)
+
+
+def _between_buckets(
+    kind: EntryKind,
+    party_id: int,
+    currency: str,
+    amount_minor: int,
+    source: Bucket,
+    target: Bucket,
+    payment_id: int | None,
+    memo: str | None,
+) -> JournalEntryDraft:
+    _require(_is_int(amount_minor) and amount_minor > 0, f"{kind.value} moves a positive amount, got {amount_minor!r}")
+    # Debiting a liability lowers what the party is owed there; crediting raises it.
+    postings = (
+        PostingDraft(party_account(party_id, currency, source), amount_minor),
+        PostingDraft(party_account(party_id, currency, target), -amount_minor),
+    )
+    return JournalEntryDraft(kind, postings, payment_id, memo)
+
+
+def release(
+    party_id: int, currency: str, amount_minor: int, *, payment_id: int | None = None, memo: str | None = None
+) -> JournalEntryDraft:
+    """Held funds become the party's to be settled: PENDING -> AVAILABLE."""
+    return _between_buckets(
+        EntryKind.RELEASE, party_id, currency, amount_minor, Bucket.PENDING, Bucket.AVAILABLE, payment_id, memo
+    )
+
+
+def settle(party_id: int, currency: str, amount_minor: int, *, memo: str | None = None) -> JournalEntryDraft:
+    """Released funds go into a payout: AVAILABLE -> SETTLING."""
+    return _between_buckets(
+        EntryKind.SETTLE, party_id, currency, amount_minor, Bucket.AVAILABLE, Bucket.SETTLING, None, memo
+    )
+
+
+def reverse(entry: JournalEntryDraft, *, reason: str) -> JournalEntryDraft:
+    """The exact negation of a posted entry, with the reason as its memo: posted entries are never edited."""
+    _require(isinstance(reason, str) and bool(reason.strip()), "a reversal needs a reason")
+    negated = tuple(PostingDraft(posting.account, -posting.amount_minor) for posting in entry.postings)
+    return JournalEntryDraft(EntryKind.REVERSAL, negated, entry.payment_id, reason.strip())
+
+
 def payment_postings(currency: str, total_minor: int, shares_by_party: Mapping[int, int]) -> list[PostingDraft]:
-    """Buyer's money into PSP clearing; each party's share into its PENDING account (held until release)."""
-    postings = [PostingDraft(AccountKey(currency, system=SystemAccount.PSP_CLEARING), total_minor)]
-    for party_id, amount in sorted(shares_by_party.items()):
-        if amount:
-            postings.append(PostingDraft(AccountKey(currency, party_id=party_id, bucket=Bucket.PENDING), -amount))
-    assert_balanced(postings)
-    return postings
+    """The postings of capture(); the old name, kept until the payments store calls capture() itself."""
+    return list(capture(currency, total_minor, shares_by_party).postings)
