@@ -1,17 +1,26 @@
-"""Posting journal entries, reading balances and entries in scope, and verifying the whole ledger."""
+"""Posting journal entries under ordered locks, reading balances and entries in scope, verifying the ledger."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from tortoise import connections
-from tortoise.expressions import F
 
 from auth.principal import Principal
 from auth.scoping import readable
-from domain.errors import Forbidden, NotFound
-from domain.ledger import AccountKey, PostingDraft, assert_balanced
+from domain.errors import DomainError, ErrorCode, Forbidden, NotFound
+from domain.ledger import (
+    AccountKey,
+    EntryKind,
+    JournalEntryDraft,
+    PostingDraft,
+    check_balanced,
+    net_by_account,
+)
 from domain.models import JournalEntry, LedgerAccount, Party, Posting
 from domain.parties import PartyKind
 from domain.services.authorization import require
@@ -19,22 +28,52 @@ from domain.services.pagination import Page, PageRequest, fetch_page
 from domain.services.runtime import Runtime
 
 
-def account_key_text(key: AccountKey) -> str:
-    if key.system is not None:
-        return f"system:{key.system.value}:{key.currency}"
-    return f"party:{key.party_id}:{key.currency}:{key.bucket.value if key.bucket else ''}"
+class InsufficientFunds(DomainError):
+    """An account holds less than a movement needs; nothing was posted."""
+
+    def __init__(self, account: AccountKey, held_minor: int, needed_minor: int) -> None:
+        super().__init__(
+            ErrorCode.INSUFFICIENT_FUNDS,
+            f"{account.text} holds {held_minor} minor units; {needed_minor} are needed",
+        )
+        self.account = account
+        self.held_minor = held_minor
+        self.needed_minor = needed_minor
 
 
-async def _accounts_for(keys: Sequence[AccountKey]) -> dict[AccountKey, LedgerAccount]:
+@dataclass(frozen=True)
+class AtLeast:
+    """A condition checked under the balance locks, before anything is posted: `account` holds this much."""
+
+    account: AccountKey
+    amount_minor: int
+
+
+def _is_postgres() -> bool:
+    return connections.get("default").capabilities.dialect == "postgres"
+
+
+async def _rows(sql: str, *values: Any) -> list[dict[str, Any]]:
+    """Runs `sql`, written with PostgreSQL's $n placeholders (each used once, in order), on either database.
+    Inside a transaction this is the transaction's connection, so row locks taken here are the caller's."""
+    connection = connections.get("default")
+    if connection.capabilities.dialect != "postgres":
+        sql = re.sub(r"\$\d+", "?", sql)
+    return await connection.execute_query_dict(sql, list(values))
+
+
+async def _accounts_for(keys: Iterable[AccountKey]) -> dict[AccountKey, LedgerAccount]:
     """The accounts for `keys`, created on first use. Safe when concurrent writers create the same account."""
-    texts = {account_key_text(key): key for key in keys}
+    texts = {key.text: key for key in keys}
     found = {row.key: row for row in await LedgerAccount.filter(key__in=list(texts))}
-    missing = [key for text, key in texts.items() if text not in found]
+    # Inserted in key order: two writers creating the same accounts wait on each other's unique-index entries in
+    # the same order, never crosswise.
+    missing = sorted((key for text, key in texts.items() if text not in found), key=lambda key: key.text)
     if missing:
         await LedgerAccount.bulk_create(
             [
                 LedgerAccount(
-                    key=account_key_text(key),
+                    key=key.text,
                     party_id=key.party_id,
                     currency=key.currency,
                     bucket=key.bucket.value if key.bucket else None,
@@ -48,61 +87,181 @@ async def _accounts_for(keys: Sequence[AccountKey]) -> dict[AccountKey, LedgerAc
     return {key: found[text] for text, key in texts.items()}
 
 
+async def _lock_balances(account_ids: Iterable[int]) -> dict[int, int]:
+    """Locks the balance rows in ascending id order, the one global order every poster uses, so two
+    transactions never each hold a row the other waits for; returns the locked balances.
+
+    FOR NO KEY UPDATE, not FOR UPDATE: inserting a posting takes a key-share lock on its account, which a plain
+    FOR UPDATE would wait for, and two posters that had both inserted postings would then wait for each other.
+    SQLite has no row locks: its transactions run one at a time (tortoise serialises them in the process).
+    """
+    ids = sorted(set(account_ids))
+    if _is_postgres():
+        rows = await _rows(
+            "SELECT id, balance_minor FROM ledger_accounts WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE",
+            ids,
+        )
+    else:
+        rows = await _rows(
+            "SELECT id, balance_minor FROM ledger_accounts WHERE id IN (SELECT value FROM json_each($1))",
+            json.dumps(ids),
+        )
+    return {int(row["id"]): int(row["balance_minor"]) for row in rows}
+
+
+def _check(requirements: Iterable[AtLeast], accounts: dict[AccountKey, int], balances: dict[int, int]) -> None:
+    for requirement in requirements:
+        held = requirement.account.held_minor(balances.get(accounts[requirement.account], 0))
+        if held < requirement.amount_minor:
+            raise InsufficientFunds(requirement.account, held, requirement.amount_minor)
+
+
+async def require_at_least(account: AccountKey, amount_minor: int) -> int:
+    """Locks `account`'s balance row until the transaction ends and raises InsufficientFunds unless the account
+    holds at least `amount_minor`; returns what it holds. Of concurrent callers, each sees what the ones before
+    it committed, so two cannot both spend the same money.
+
+    The lock is taken now. Call it before locking any other ledger row, or, when an entry follows at once, pass
+    `at_least=[AtLeast(account, amount_minor)]` to post_entries instead: it checks under the locks of every
+    account it touches, taken in the global order.
+    """
+    rows = await LedgerAccount.filter(key=account.text).values_list("id", flat=True)
+    balances = await _lock_balances(rows)
+    held = account.held_minor(next(iter(balances.values()), 0))
+    if held < amount_minor:
+        raise InsufficientFunds(account, held, amount_minor)
+    return held
+
+
+async def post_entries(
+    entries: Sequence[JournalEntryDraft] | Sequence[EntryDraft],
+    *,
+    entry_ids: Sequence[int] | None = None,
+    at_least: Sequence[AtLeast] = (),
+) -> list[int]:
+    """Appends balanced journal entries, their postings, and each touched account's cached balance moved once
+    by its net change; returns the entries' ids in order. Call inside a transaction.
+
+    `entry_ids` are ids taken from the journal_entries sequence up front (the PostgreSQL batch path), or None
+    for new ones. `at_least` conditions are checked under the balance locks before anything is written.
+    The number of statements does not grow with the number of entries, except on SQLite, where each entry
+    without an id is one in-process insert.
+    """
+    drafts, entry_ids = _from_entry_drafts(entries, entry_ids)
+    if not drafts:
+        return []
+    for draft in drafts:
+        check_balanced(draft.postings)  # drafts balance when built; this catches one assembled by hand
+    if entry_ids is not None and (len(entry_ids) != len(drafts) or len(set(entry_ids)) != len(drafts)):
+        raise ValueError("post_entries needs one distinct pre-allocated id per entry")
+    deltas = net_by_account(drafts)
+    accounts = {key: row.id for key, row in (await _accounts_for([*deltas, *(r.account for r in at_least)])).items()}
+    if at_least:
+        # Checked before writing, so a caller that catches InsufficientFunds has nothing half written.
+        _check(at_least, accounts, await _lock_balances(accounts.values()))
+    ids = await _insert_entries(drafts, entry_ids)
+    await Posting.bulk_create(
+        [
+            Posting(
+                entry_id=entry_id,
+                account_id=accounts[posting.account],
+                party_id=posting.account.party_id,
+                currency=posting.account.currency,
+                amount_minor=posting.amount_minor,
+            )
+            for entry_id, draft in zip(ids, drafts, strict=True)
+            for posting in draft.postings
+        ]
+    )
+    # Locked last (when nothing was checked first), just before commit: the PSP clearing row is shared by every
+    # payment, so concurrent posters wait on each other as briefly as possible.
+    await _lock_balances(accounts.values())
+    await _move_balances({accounts[key]: delta for key, delta in deltas.items() if delta})
+    return ids
+
+
+async def _insert_entries(drafts: Sequence[JournalEntryDraft], entry_ids: Sequence[int] | None) -> list[int]:
+    if entry_ids is None and _is_postgres():
+        entry_ids = await next_ids("journal_entries", len(drafts))
+    if entry_ids is None:
+        # SQLite: one writer at a time, no server round trip; the database assigns each id.
+        return [(await JournalEntry.create(kind=d.kind.value, payment_id=d.payment_id, memo=d.memo)).id for d in drafts]
+    await JournalEntry.bulk_create(
+        [
+            JournalEntry(id=entry_id, kind=d.kind.value, payment_id=d.payment_id, memo=d.memo)
+            for entry_id, d in zip(entry_ids, drafts, strict=True)
+        ]
+    )
+    return list(entry_ids)
+
+
+async def next_ids(table: str, count: int) -> list[int]:
+    """PostgreSQL: `count` new ids from `table`'s id sequence, in one statement."""
+    rows = await _rows(
+        "SELECT nextval(pg_get_serial_sequence($1, 'id')) AS id FROM generate_series(1, $2)", table, count
+    )
+    return sorted(int(row["id"]) for row in rows)
+
+
+async def _move_balances(deltas: dict[int, int]) -> None:
+    """One statement whatever the number of accounts; call with the rows locked."""
+    if not deltas:
+        return
+    ids, amounts = zip(*sorted(deltas.items()), strict=True)
+    if _is_postgres():
+        await _rows(
+            "UPDATE ledger_accounts AS a SET balance_minor = a.balance_minor + d.delta "
+            "FROM unnest($1::bigint[], $2::bigint[]) AS d(id, delta) WHERE a.id = d.id",
+            list(ids),
+            list(amounts),
+        )
+    else:
+        await _rows(
+            "UPDATE ledger_accounts SET balance_minor = balance_minor + d.delta "
+            "FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS delta "
+            "FROM json_each($1)) AS d WHERE ledger_accounts.id = d.id",
+            json.dumps([list(pair) for pair in zip(ids, amounts, strict=True)]),
+        )
+
+
+# --- the payments store's names, until it calls the builders of domain.ledger itself ------------------------
+
+
 @dataclass(frozen=True)
 class EntryDraft:
+    """The old shape of an entry to post: kept until the payments store builds capture() drafts."""
+
     kind: str
     payment_id: int | None
     memo: str | None
     postings: Sequence[PostingDraft]
     entry_id: int | None = None  # pre-allocated (PostgreSQL batch path), or None for the database to assign
 
-
-async def post_entry(entry: EntryDraft) -> JournalEntry:
-    """Appends one balanced journal entry and moves the cached balances with it. Call inside a transaction."""
-    assert_balanced(entry.postings)
-    row = await JournalEntry.create(kind=entry.kind, payment_id=entry.payment_id, memo=entry.memo)
-    await _append_postings([(row.id, entry)])
-    return row
+    def draft(self) -> JournalEntryDraft:
+        return JournalEntryDraft(EntryKind(self.kind), tuple(self.postings), self.payment_id, self.memo)
 
 
-async def post_entries(entries: Sequence[EntryDraft]) -> None:
-    """Appends many balanced entries whose ids were allocated up front, at once. Call inside a transaction."""
-    ids = []
-    for entry in entries:
-        assert entry.entry_id is not None, "post_entries needs pre-allocated entry ids"
-        assert_balanced(entry.postings)
-        ids.append(entry.entry_id)
-    await JournalEntry.bulk_create(
-        [JournalEntry(id=e.entry_id, kind=e.kind, payment_id=e.payment_id, memo=e.memo) for e in entries]
-    )
-    await _append_postings(list(zip(ids, entries, strict=True)))
+def _from_entry_drafts(
+    entries: Sequence[JournalEntryDraft] | Sequence[EntryDraft], entry_ids: Sequence[int] | None
+) -> tuple[list[JournalEntryDraft], Sequence[int] | None]:
+    if not any(isinstance(entry, EntryDraft) for entry in entries):
+        return list(entries), entry_ids  # type: ignore[arg-type]
+    old = [entry for entry in entries if isinstance(entry, EntryDraft)]
+    if len(old) != len(entries) or entry_ids is not None:
+        raise ValueError("post_entries takes JournalEntryDrafts (with entry_ids=) or EntryDrafts, not both")
+    given = [entry.entry_id for entry in old]
+    if any(entry_id is None for entry_id in given) and any(entry_id is not None for entry_id in given):
+        raise ValueError("either every EntryDraft has a pre-allocated id or none has")
+    return [entry.draft() for entry in old], None if given[0] is None else given  # type: ignore[return-value]
 
 
-async def _append_postings(entries: Sequence[tuple[int, EntryDraft]]) -> None:
-    """The postings of saved entries; then each account's cached balance moves once by its net change, in sorted
-    account order, so concurrent writers lock accounts in the same order and cannot deadlock."""
-    accounts = await _accounts_for([p.account for _, entry in entries for p in entry.postings])
-    await Posting.bulk_create(
-        [
-            Posting(
-                entry_id=entry_id,
-                account_id=accounts[p.account].id,
-                party_id=p.account.party_id,
-                currency=p.account.currency,
-                amount_minor=p.amount_minor,
-            )
-            for entry_id, entry in entries
-            for p in entry.postings
-        ]
-    )
-    deltas: dict[int, int] = {}
-    for _, entry in entries:
-        for posting in entry.postings:
-            account_id = accounts[posting.account].id
-            deltas[account_id] = deltas.get(account_id, 0) + posting.amount_minor
-    for account_id in sorted(deltas):
-        if deltas[account_id]:
-            await LedgerAccount.filter(id=account_id).update(balance_minor=F("balance_minor") + deltas[account_id])
+async def post_entry(entry: EntryDraft | JournalEntryDraft) -> JournalEntry:
+    """One entry; returns its row. The old name: post_entries([draft]) returns the id without reading it back."""
+    [entry_id] = await post_entries([entry])  # type: ignore[list-item]
+    return await JournalEntry.get(id=entry_id)
+
+
+# --- reads ------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
