@@ -1,0 +1,36 @@
+"""The ledger through the API: entry pages of a fixed cost."""
+
+from __future__ import annotations
+
+import logging
+
+from tortoise.transactions import in_transaction
+
+from domain.ledger import capture
+from domain.services import ledger
+from tests.conftest import Api, http_client
+
+ENTRIES = """query($first: Int!) { ledgerEntries(first: $first) {
+  edges { node { id kind memo postings { account bucket amount { amount currency } } } }
+  pageInfo { hasNextPage } } }"""
+
+
+async def test_a_page_of_entries_costs_the_same_statements_whatever_its_size(
+    app, anonymous_client, make_merchant, make_user, caplog
+):
+    merchant = await make_merchant()
+    async with in_transaction():
+        await ledger.post_entries([capture("CNY", 100, {merchant.id: 100}, memo=f"m{n}") for n in range(20)])
+    login = await make_user("merchant_finance", merchant.id, mfa=False)
+    tokens = await anonymous_client.login(login.email)
+    async with http_client(app, tokens["accessToken"]) as http:
+        client = Api(http)
+        counts = []
+        for first in (1, 20):
+            caplog.clear()
+            with caplog.at_level(logging.DEBUG, logger="tortoise.db_client"):
+                page = (await client.execute(ENTRIES, {"first": first}))["ledgerEntries"]
+            counts.append(sum(1 for record in caplog.records if record.name == "tortoise.db_client"))
+            assert len(page["edges"]) == first
+            assert {p["bucket"] for e in page["edges"] for p in e["node"]["postings"]} == {"PENDING"}
+    assert counts[0] == counts[1]
