@@ -9,7 +9,7 @@ from tortoise.models import Model
 
 
 class AppendOnlyViolation(Exception):
-    """A posted ledger row was about to be changed or deleted: corrections are new, reversing entries."""
+    """A money row was about to be changed or deleted: corrections are new rows (a reversing entry)."""
 
 
 class LedgerAccount(Model):
@@ -31,6 +31,10 @@ class LedgerAccount(Model):
 
 
 class _AppendOnly(Model):
+    """Rows that are inserted and never changed: the money tables (ledger entries, postings, allocations,
+    payment lines). The database refuses too (migrations 0004 and 0005); this stops the ORM paths early with
+    an error that says why. bulk_create() inserts without save(), so it is unaffected."""
+
     async def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._saved_in_db:
             await super().save(*args, **kwargs)

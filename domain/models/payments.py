@@ -5,6 +5,8 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
+from domain.models.ledger import _AppendOnly
+
 
 class Payment(Model):
     """A buyer's payment as recorded from the commerce system. Every money row is keyed by its owning party."""
@@ -37,7 +39,7 @@ class Payment(Model):
         unique_together = (("merchant", "external_order_id"), ("merchant", "idempotency_key"))
 
 
-class PaymentLine(Model):
+class PaymentLine(_AppendOnly):
     id = fields.BigIntField(primary_key=True)
     payment: fields.ForeignKeyRelation = fields.ForeignKeyField(
         "splitledger.Payment", related_name="lines", on_delete=fields.RESTRICT
@@ -57,7 +59,7 @@ class PaymentLine(Model):
         unique_together = (("payment", "position"),)
 
 
-class Allocation(Model):
+class Allocation(_AppendOnly):
     """One party's share of one line item, and the rule version that gave it."""
 
     id = fields.BigIntField(primary_key=True)
