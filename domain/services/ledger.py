@@ -16,9 +16,11 @@ from auth.scoping import readable
 from domain.errors import DomainError, ErrorCode, Forbidden, NotFound
 from domain.ledger import (
     AccountKey,
+    Bucket,
     EntryKind,
     JournalEntryDraft,
     PostingDraft,
+    SystemAccount,
     check_balanced,
     net_by_account,
 )
@@ -308,38 +310,82 @@ async def postings_of(principal: Principal, entry_ids: list[int]) -> dict[int, l
     return grouped
 
 
+# --- verification -----------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class LedgerCheck:
     entries_checked: int
     accounts_checked: int
+    payments_checked: int
     unbalanced_entry_ids: list[int]
     mismatched_account_ids: list[int]
+    mismatched_allocation_payment_ids: list[int]  # allocations differ from what the capture entry holds
+    mismatched_total_payment_ids: list[int]  # the total differs from what the capture entry cleared
 
     @property
     def ok(self) -> bool:
-        return not self.unbalanced_entry_ids and not self.mismatched_account_ids
+        return not (
+            self.unbalanced_entry_ids
+            or self.mismatched_account_ids
+            or self.mismatched_allocation_payment_ids
+            or self.mismatched_total_payment_ids
+        )
+
+
+# Per payment, party and currency: the allocations, plus the PENDING postings of the payment's capture entry
+# (which are their negation), must come to zero. A payment is listed once, however many parties are off.
+_ALLOCATIONS_AGAINST_CAPTURE = """
+SELECT DISTINCT payment_id FROM (
+  SELECT payment_id, party_id, currency, amount_minor FROM allocations
+  UNION ALL
+  SELECT e.payment_id, p.party_id, p.currency, p.amount_minor
+  FROM journal_entries e JOIN postings p ON p.entry_id = e.id JOIN ledger_accounts a ON a.id = p.account_id
+  WHERE e.kind = $1 AND e.payment_id IS NOT NULL AND a.bucket = $2
+) shares
+GROUP BY payment_id, party_id, currency
+HAVING SUM(amount_minor) <> 0
+"""
+
+# Per payment: its capture entry debits PSP clearing, in the payment's currency, by exactly the total. A payment
+# without a capture entry is listed too.
+_TOTAL_AGAINST_CLEARING = """
+SELECT pay.id FROM payments pay LEFT JOIN (
+  SELECT e.payment_id, p.currency, SUM(p.amount_minor) AS cleared
+  FROM journal_entries e JOIN postings p ON p.entry_id = e.id JOIN ledger_accounts a ON a.id = p.account_id
+  WHERE e.kind = $1 AND e.payment_id IS NOT NULL AND a.system = $2
+  GROUP BY e.payment_id, p.currency
+) c ON c.payment_id = pay.id AND c.currency = pay.currency
+WHERE c.cleared IS NULL OR c.cleared <> pay.total_minor
+"""
 
 
 async def verify_ledger(principal: Principal) -> LedgerCheck:
-    """Every entry sums to zero per currency; every cached balance equals the sum of its postings."""
+    """Every entry sums to zero per currency; every cached balance equals the sum of its postings; every
+    payment's allocations and total agree with its capture entry. Set-based: a handful of statements."""
     require(principal, "ledger:read")
     if principal.party_kind is not PartyKind.PLATFORM:
         raise Forbidden("only platform staff verify the whole ledger")
-    connection = connections.get("default")
-    unbalanced = await connection.execute_query_dict(
-        "SELECT entry_id FROM postings GROUP BY entry_id, currency HAVING SUM(amount_minor) <> 0"
+    unbalanced = await _rows(
+        "SELECT DISTINCT entry_id FROM postings GROUP BY entry_id, currency HAVING SUM(amount_minor) <> 0"
     )
-    mismatched = await connection.execute_query_dict(
+    mismatched = await _rows(
         "SELECT a.id FROM ledger_accounts a LEFT JOIN (SELECT account_id, SUM(amount_minor) AS total "
         "FROM postings GROUP BY account_id) p ON p.account_id = a.id "
         "WHERE a.balance_minor <> COALESCE(p.total, 0)"
     )
-    counts = await connection.execute_query_dict(
-        "SELECT (SELECT COUNT(*) FROM journal_entries) AS entries, (SELECT COUNT(*) FROM ledger_accounts) AS accounts"
+    allocations = await _rows(_ALLOCATIONS_AGAINST_CAPTURE, EntryKind.CAPTURE.value, Bucket.PENDING.value)
+    totals = await _rows(_TOTAL_AGAINST_CLEARING, EntryKind.CAPTURE.value, SystemAccount.PSP_CLEARING.value)
+    counts = await _rows(
+        "SELECT (SELECT COUNT(*) FROM journal_entries) AS entries, (SELECT COUNT(*) FROM ledger_accounts) AS accounts, "
+        "(SELECT COUNT(*) FROM payments) AS payments"
     )
     return LedgerCheck(
         entries_checked=int(counts[0]["entries"]),
         accounts_checked=int(counts[0]["accounts"]),
-        unbalanced_entry_ids=sorted({int(row["entry_id"]) for row in unbalanced}),
+        payments_checked=int(counts[0]["payments"]),
+        unbalanced_entry_ids=sorted(int(row["entry_id"]) for row in unbalanced),
         mismatched_account_ids=sorted(int(row["id"]) for row in mismatched),
+        mismatched_allocation_payment_ids=sorted(int(row["payment_id"]) for row in allocations),
+        mismatched_total_payment_ids=sorted(int(row["id"]) for row in totals),
     )

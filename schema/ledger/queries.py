@@ -53,8 +53,8 @@ class LedgerQuery:
 
     @strawberry.field(
         description=describe(
-            "Checks that every entry sums to zero per currency and every cached "
-            "balance equals its postings. Platform staff only.",
+            "Checks that every entry sums to zero per currency, every cached balance equals its postings, and "
+            "every payment's allocations and total equal its capture entry. Platform staff only.",
             "ledger:read",
         ),
         extensions=[requires("ledger:read")],
@@ -65,6 +65,13 @@ class LedgerQuery:
             ok=check.ok,
             entries_checked=check.entries_checked,
             accounts_checked=check.accounts_checked,
+            payments_checked=check.payments_checked,
             unbalanced_entry_ids=[strawberry.ID(str(i)) for i in check.unbalanced_entry_ids],
             mismatched_account_ids=[strawberry.ID(str(i)) for i in check.mismatched_account_ids],
+            mismatched_allocation_payment_ids=[
+                relay.GlobalID("Payment", str(i)) for i in check.mismatched_allocation_payment_ids
+            ],
+            mismatched_total_payment_ids=[
+                relay.GlobalID("Payment", str(i)) for i in check.mismatched_total_payment_ids
+            ],
         )

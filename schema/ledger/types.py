@@ -6,7 +6,9 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+from strawberry import relay
 
+from domain.ledger import EntryKind
 from domain.money import Money as DomainMoney
 from schema.context import Info
 from schema.money import Money
@@ -25,9 +27,9 @@ class LedgerPosting:
 @strawberry.type(description="A balanced, append-only journal entry.")
 class JournalEntry:
     id: strawberry.ID = strawberry.field(description="Entry id.")
-    kind: str = strawberry.field(description="payment_captured, ...")
+    kind: str = strawberry.field(description="What the entry did: " + ", ".join(kind.value for kind in EntryKind) + ".")
     payment_id: strawberry.ID | None = strawberry.field(description="The payment it posted, if any.")
-    memo: str | None = strawberry.field(description="Why.")
+    memo: str | None = strawberry.field(description="Why; for a reversal, the reason it was reversed.")
     created_at: datetime = strawberry.field(description="When it was posted.")
 
     @strawberry.field(description="Its postings on accounts the caller may see (a party sees its own only).")
@@ -63,10 +65,19 @@ class Balance:
 
 @strawberry.type(description="The result of checking the whole ledger.")
 class LedgerVerification:
-    ok: bool = strawberry.field(description="True when nothing is wrong.")
+    ok: bool = strawberry.field(description="True when nothing is wrong: every list below is empty.")
     entries_checked: int = strawberry.field(description="Journal entries checked.")
     accounts_checked: int = strawberry.field(description="Accounts checked.")
+    payments_checked: int = strawberry.field(description="Payments checked against their capture entries.")
     unbalanced_entry_ids: list[strawberry.ID] = strawberry.field(description="Entries that do not sum to zero.")
     mismatched_account_ids: list[strawberry.ID] = strawberry.field(
         description="Accounts whose cached balance differs from their postings."
+    )
+    mismatched_allocation_payment_ids: list[relay.GlobalID] = strawberry.field(
+        description="Payments whose allocations, per party and currency, differ from what their capture entry "
+        "put in the parties' PENDING accounts (an allocation was changed, added or removed)."
+    )
+    mismatched_total_payment_ids: list[relay.GlobalID] = strawberry.field(
+        description="Payments whose total differs from what their capture entry put in PSP clearing in the "
+        "payment's currency, or that have no capture entry."
     )

@@ -1,13 +1,15 @@
-"""The ledger through the API: entry pages of a fixed cost."""
+"""The ledger through the API: entry pages of a fixed cost, and what the verification reports."""
 
 from __future__ import annotations
 
 import logging
 
+from strawberry import relay
 from tortoise.transactions import in_transaction
 
 from domain.ledger import capture
 from domain.services import ledger
+from schema.ledger import queries as ledger_queries
 from tests.conftest import Api, http_client
 
 ENTRIES = """query($first: Int!) { ledgerEntries(first: $first) {
@@ -34,3 +36,32 @@ async def test_a_page_of_entries_costs_the_same_statements_whatever_its_size(
             assert len(page["edges"]) == first
             assert {p["bucket"] for e in page["edges"] for p in e["node"]["postings"]} == {"PENDING"}
     assert counts[0] == counts[1]
+
+
+# --- verification ---------------------------------------------------------------------------------------------
+
+VERIFY = """{ verifyLedger { ok entriesChecked accountsChecked paymentsChecked unbalancedEntryIds
+  mismatchedAccountIds mismatchedAllocationPaymentIds mismatchedTotalPaymentIds } }"""
+
+
+async def test_verify_ledger_reports_payments_as_global_ids(finance_client, monkeypatch):
+    clean = (await finance_client.execute(VERIFY))["verifyLedger"]
+    assert clean["ok"] and clean["paymentsChecked"] >= 0
+    assert clean["mismatchedAllocationPaymentIds"] == [] and clean["mismatchedTotalPaymentIds"] == []
+
+    async def tampered(principal):
+        return ledger.LedgerCheck(
+            entries_checked=3,
+            accounts_checked=2,
+            payments_checked=1,
+            unbalanced_entry_ids=[],
+            mismatched_account_ids=[],
+            mismatched_allocation_payment_ids=[41],
+            mismatched_total_payment_ids=[42],
+        )
+
+    monkeypatch.setattr(ledger_queries.ledger_service, "verify_ledger", tampered)
+    found = (await finance_client.execute(VERIFY))["verifyLedger"]
+    assert not found["ok"]
+    assert found["mismatchedAllocationPaymentIds"] == [str(relay.GlobalID("Payment", "41"))]
+    assert found["mismatchedTotalPaymentIds"] == [str(relay.GlobalID("Payment", "42"))]

@@ -1,11 +1,16 @@
-"""The ledger service on a real database: posting under ordered locks, the locked balance check, and paging
-entries in SQL."""
+"""The ledger service on a real database: posting under ordered locks, the locked balance check, paging entries
+in SQL, and a verification that notices tampered allocations and totals."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import importlib
 import logging
-from contextlib import contextmanager
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from tortoise import connections
@@ -25,9 +30,9 @@ from domain.ledger import (
     release,
     settle,
 )
-from domain.models import JournalEntry, LedgerAccount
+from domain.models import Allocation, JournalEntry, LedgerAccount, Payment
 from domain.parties import PartyKind
-from domain.services import ledger
+from domain.services import ledger, payments
 from domain.services.pagination import PageRequest
 
 
@@ -266,3 +271,87 @@ async def test_a_party_with_more_entries_than_a_statement_takes_parameters_lists
             principal, runtime, PageRequest(first=50, after_id=page.items[-1].id), party_id=party_filter
         )
         assert after.items[0].id < page.items[-1].id
+
+
+# --- verification ---------------------------------------------------------------------------------------------
+
+MONEY_MIGRATION = importlib.import_module("migrations.0005_append_only_money")
+
+
+async def record_payment(operator, runtime, merchant_id: int, courier_id: int) -> Payment:
+    recorded = await payments.record_payment(
+        operator,
+        runtime,
+        payments.PaymentInput(
+            idempotency_key=f"key-{secrets.token_hex(6)}",
+            merchant_id=merchant_id,
+            external_order_id=f"order-{secrets.token_hex(6)}",
+            currency="CNY",
+            total_amount="158.00",
+            line_items=[payments.LineItemInput("tea-1", "tea", "50.00", 3)],
+            shipping_fee="8.00",
+            logistics_partner_id=courier_id,
+            paid_at=datetime.now(UTC) - timedelta(minutes=1),
+        ),
+    )
+    return recorded.payment
+
+
+class _RolledBack(Exception):
+    pass
+
+
+@asynccontextmanager
+async def triggers_bypassed() -> AsyncIterator[None]:
+    """A transaction in which the append-only triggers do not fire, always rolled back: on PostgreSQL with
+    triggers switched off for the session's replication role, on SQLite by dropping them (DDL is
+    transactional there too, and the rollback brings them back)."""
+    try:
+        async with in_transaction() as connection:
+            if is_postgres():
+                await connection.execute_query("SET LOCAL session_replication_role = replica")
+            else:
+                for statement in MONEY_MIGRATION.SQLITE_REVERSE.strip().splitlines():
+                    await connection.execute_query(statement)  # not execute_script: that commits first
+            yield
+            raise _RolledBack
+    except _RolledBack:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("tampering", "reported_as"),
+    [
+        ("DELETE FROM allocations WHERE id = (SELECT MIN(id) FROM allocations WHERE payment_id = $1)", "allocation"),
+        ("UPDATE allocations SET amount_minor = amount_minor + 1 WHERE id = "
+         "(SELECT MIN(id) FROM allocations WHERE payment_id = $1)", "allocation"),
+        ("UPDATE allocations SET party_id = (SELECT merchant_id FROM payments WHERE id = $1) WHERE payment_id = $2 "
+         "AND party_id <> (SELECT merchant_id FROM payments WHERE id = $3)", "allocation"),
+        ("UPDATE payments SET total_minor = total_minor - 1 WHERE id = $1", "total"),
+        ("UPDATE payments SET currency = 'USD' WHERE id = $1", "total"),
+    ],
+)  # fmt: skip
+async def test_verify_reports_a_payment_whose_allocations_or_total_no_longer_match_its_entry(
+    operator, runtime, make_merchant, world, tampering, reported_as
+):
+    merchant = await make_merchant()
+    payment = await record_payment(operator, runtime, merchant.id, world.logistics_a_id)
+    assert await Allocation.filter(payment_id=payment.id).count() == 2
+    async with triggers_bypassed():
+        sql = tampering if is_postgres() else tampering.replace("$1", "?").replace("$2", "?")
+        await connections.get("default").execute_query(sql, [payment.id] * tampering.count("$"))
+        check = await ledger.verify_ledger(operator)
+        assert not check.ok
+        reported = dataclasses.asdict(check)
+        assert reported[f"mismatched_{reported_as}_payment_ids"] == [payment.id]
+        other = "total" if reported_as == "allocation" else "allocation"
+        assert payment.id not in reported[f"mismatched_{other}_payment_ids"]
+        assert check.unbalanced_entry_ids == [] and check.mismatched_account_ids == []
+    assert (await ledger.verify_ledger(operator)).ok  # rolled back: the suite's final check stays clean
+
+
+async def test_verify_counts_what_it_checked(operator, runtime, make_merchant, world):
+    await record_payment(operator, runtime, (await make_merchant()).id, world.logistics_a_id)
+    check = await ledger.verify_ledger(operator)
+    assert check.ok and check.payments_checked >= 1 and check.entries_checked >= check.payments_checked
+    assert check.mismatched_allocation_payment_ids == [] and check.mismatched_total_payment_ids == []
