@@ -13,8 +13,9 @@ import pytest
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
+from domain.ledger import AccountKey, Bucket, capture
 from domain.models import Allocation, AppendOnlyViolation, LedgerAccount, Payment, PaymentLine, Posting
-from domain.services import payments
+from domain.services import ledger, payments
 
 ROOT = Path(__file__).resolve().parents[2]
 MONEY_MIGRATION = importlib.import_module("migrations.0005_append_only_money")
@@ -264,3 +265,69 @@ asyncio.run(main())
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def readme_role_grants(role: str, database: str) -> list[str]:
+    """The README's statements for the service's database role, for `role` in `database`."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### Database role for the service") :]
+    block = section[section.index("```sql") + len("```sql") : section.index("```", section.index("```sql") + 6)]
+    statements = [line.strip().rstrip(";") for line in block.strip().splitlines() if line.strip()]
+    assert statements[0].startswith("CREATE ROLE splitledger_app ")
+    statements[0] = "CREATE ROLE splitledger_app NOLOGIN"  # this one only ever acts through SET ROLE
+    return [
+        statement.replace("splitledger_app", role).replace("ON DATABASE splitledger ", f'ON DATABASE "{database}" ')
+        for statement in statements
+    ]
+
+
+@pytest.mark.postgres_only
+async def test_the_readme_database_role_can_record_money_but_not_change_it(payment):
+    """With the README's grants, the permission system itself refuses: no trigger is needed to say no."""
+    role = f"splitledger_app_{secrets.token_hex(4)}"
+    outcomes: dict[str, str] = {}
+
+    class RolledBack(Exception):
+        pass
+
+    with pytest.raises(RolledBack):
+        async with in_transaction() as connection:
+            database = (await connection.execute_query_dict("SELECT current_database() AS name"))[0]["name"]
+            for statement in readme_role_grants(role, database):
+                await connection.execute_script(statement)
+            await connection.execute_script(f"SET LOCAL ROLE {role}")
+            for label, sql in (
+                ("update allocations", f"UPDATE allocations SET amount_minor = 0 WHERE payment_id = {payment.id}"),
+                ("delete allocations", f"DELETE FROM allocations WHERE payment_id = {payment.id}"),
+                ("update payment total", f"UPDATE payments SET total_minor = 0 WHERE id = {payment.id}"),
+                ("delete payment", f"DELETE FROM payments WHERE id = {payment.id}"),
+                ("truncate postings", "TRUNCATE postings CASCADE"),
+                ("update account key", "UPDATE ledger_accounts SET key = key || 'x'"),
+                ("update payment status", f"UPDATE payments SET status = 'REFUNDED' WHERE id = {payment.id}"),
+                ("move a balance", "UPDATE ledger_accounts SET balance_minor = balance_minor WHERE id = 0"),
+                ("read allocations", f"SELECT * FROM allocations WHERE payment_id = {payment.id}"),
+            ):
+                await connection.execute_script("SAVEPOINT attempt")
+                try:
+                    await connection.execute_script(sql)
+                    outcomes[label] = "allowed"
+                except Exception as exc:
+                    outcomes[label] = "permission denied" if "permission denied" in str(exc) else str(exc)
+                await connection.execute_script("ROLLBACK TO SAVEPOINT attempt")
+            # The service's own posting path needs nothing more: accounts, entries, postings, ordered row locks.
+            merchant = AccountKey("CNY", payment.merchant_id, Bucket.PENDING)
+            await ledger.post_entries([capture("CNY", 100, {payment.merchant_id: 100}, memo="as the service role")])
+            assert await ledger.require_at_least(merchant, 100) >= 100
+            await connection.execute_script("RESET ROLE")
+            raise RolledBack  # the role and everything it did go away with the transaction
+    assert outcomes == {
+        "update allocations": "permission denied",
+        "delete allocations": "permission denied",
+        "update payment total": "permission denied",
+        "delete payment": "permission denied",
+        "truncate postings": "permission denied",
+        "update account key": "permission denied",
+        "update payment status": "allowed",
+        "move a balance": "allowed",
+        "read allocations": "allowed",
+    }
