@@ -8,15 +8,15 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from auth.principal import Principal
-from domain.services import ledger, parties, payments, rules
+from domain.services import ledger, parties, payment_reads, rules
 
 
 class Loaders:
     def __init__(self, principal: Principal) -> None:
         self.principal = principal
         self.party: DataLoader[int, Any] = DataLoader(load_fn=self._load_parties)
-        self.allocations: DataLoader[int, list[Any]] = DataLoader(load_fn=self._grouped(payments.allocations_of))
-        self.payment_lines: DataLoader[int, list[Any]] = DataLoader(load_fn=self._grouped(payments.lines_of))
+        self.allocations: DataLoader[int, list[Any]] = DataLoader(load_fn=self._grouped(payment_reads.allocations_of))
+        self.payment_lines: DataLoader[int, list[Any]] = DataLoader(load_fn=self._grouped(payment_reads.lines_of))
         self.rule_versions: DataLoader[int, list[Any]] = DataLoader(load_fn=self._grouped(rules.versions_of))
         self.postings: DataLoader[int, list[Any]] = DataLoader(load_fn=self._grouped(ledger.postings_of))
 

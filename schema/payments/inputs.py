@@ -8,8 +8,8 @@ from decimal import Decimal
 import strawberry
 from strawberry import relay
 
-from domain.services.payments import LineItemInput as LineItemDraft
-from domain.services.payments import PaymentInput as PaymentDraft
+from domain.payments import LineItemInput as LineItemDraft
+from domain.payments import PaymentInput as PaymentDraft
 from schema.ids import required_id
 
 

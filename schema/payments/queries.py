@@ -5,8 +5,8 @@ from __future__ import annotations
 import strawberry
 from strawberry import relay
 
-from domain.services import payments as payment_service
-from domain.services.payments import PaymentFilter as PaymentFilterDraft
+from domain.services import payment_reads, rule_simulation
+from domain.services.payment_reads import PaymentFilter as PaymentFilterDraft
 from schema.context import Info
 from schema.ids import NO_SUCH_ID, global_id_to_int
 from schema.pagination import PAGE_ARGS_HELP, Connection, page_request, to_connection
@@ -41,7 +41,7 @@ class PaymentQuery:
                 paid_until=filter.paid_until,
                 external_order_id=filter.external_order_id,
             )
-        page = await payment_service.list_payments(
+        page = await payment_reads.list_payments(
             info.context.principal, info.context.runtime, page_request(first, after), filters
         )
         return to_connection(page, payment_from_row)
@@ -68,7 +68,7 @@ class PaymentQuery:
         merchant = global_id_to_int(merchant_id, "Merchant", "merchantId")
         if merchant is None:
             return None
-        row = await payment_service.payment_by_external_id(info.context.principal, merchant, external_order_id)
+        row = await payment_reads.payment_by_external_id(info.context.principal, merchant, external_order_id)
         return payment_from_row(row) if row is not None else None
 
     @strawberry.field(
@@ -81,5 +81,5 @@ class PaymentQuery:
     )
     async def preview_split(self, info: Info, input: PaymentInput) -> SplitPreview:
         draft = to_draft(input, info.context.runtime.now())
-        split = await payment_service.preview_split(info.context.principal, info.context.runtime, draft)
+        split = await rule_simulation.preview_split(info.context.principal, info.context.runtime, draft)
         return preview_from_split(split, draft.currency.strip().upper())

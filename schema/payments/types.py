@@ -10,7 +10,7 @@ import strawberry
 from strawberry import relay
 
 from domain.money import Money as DomainMoney
-from domain.services import payments as payment_service
+from domain.services import payment_reads
 from schema.context import Info
 from schema.merchants.types import Party, party_from_row
 from schema.money import Money
@@ -104,7 +104,7 @@ class Payment(relay.Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False) -> list[Any]:
-        rows = await payment_service.payments_by_ids(info.context.principal, [int(i) for i in node_ids])
+        rows = await payment_reads.payments_by_ids(info.context.principal, [int(i) for i in node_ids])
         return [payment_from_row(rows[int(i)]) if int(i) in rows else None for i in node_ids]
 
 

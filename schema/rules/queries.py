@@ -9,7 +9,7 @@ import strawberry
 from strawberry import relay
 
 from domain.money import Money as DomainMoney
-from domain.services import payments as payment_service
+from domain.services import rule_simulation
 from domain.services import rules as rule_service
 from schema.context import Info
 from schema.ids import global_id_to_int
@@ -77,7 +77,7 @@ class RuleQuery:
         from_: Annotated[datetime, strawberry.argument(name="from", description="Paid at or after.")],
         to: Annotated[datetime, strawberry.argument(description="Paid before.")],
     ) -> Backtest:
-        result = await payment_service.backtest_rule(
+        result = await rule_simulation.backtest_rule(
             info.context.principal, info.context.runtime, to_draft(draft), from_, to
         )
         return Backtest(

@@ -15,6 +15,7 @@ from tortoise.transactions import in_transaction
 
 from domain.ledger import AccountKey, Bucket, capture
 from domain.models import Allocation, AppendOnlyViolation, LedgerAccount, Payment, PaymentLine, Posting
+from domain.payments import LineItemInput, PaymentInput
 from domain.services import ledger, payments
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,13 +33,13 @@ async def payment(operator, runtime, make_merchant, world) -> Payment:
     recorded = await payments.record_payment(
         operator,
         runtime,
-        payments.PaymentInput(
+        PaymentInput(
             idempotency_key=f"key-{secrets.token_hex(6)}",
             merchant_id=merchant.id,
             external_order_id=f"order-{secrets.token_hex(6)}",
             currency="CNY",
             total_amount="158.00",
-            line_items=[payments.LineItemInput("tea-1", "tea", "50.00", 3)],
+            line_items=[LineItemInput("tea-1", "tea", "50.00", 3)],
             shipping_fee="8.00",
             logistics_partner_id=world.logistics_a_id,
             paid_at=datetime.now(UTC) - timedelta(minutes=1),

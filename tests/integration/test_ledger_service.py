@@ -32,6 +32,7 @@ from domain.ledger import (
 )
 from domain.models import Allocation, JournalEntry, LedgerAccount, Payment
 from domain.parties import PartyKind
+from domain.payments import LineItemInput, PaymentInput
 from domain.services import ledger, payments
 from domain.services.pagination import PageRequest
 
@@ -282,13 +283,13 @@ async def record_payment(operator, runtime, merchant_id: int, courier_id: int) -
     recorded = await payments.record_payment(
         operator,
         runtime,
-        payments.PaymentInput(
+        PaymentInput(
             idempotency_key=f"key-{secrets.token_hex(6)}",
             merchant_id=merchant_id,
             external_order_id=f"order-{secrets.token_hex(6)}",
             currency="CNY",
             total_amount="158.00",
-            line_items=[payments.LineItemInput("tea-1", "tea", "50.00", 3)],
+            line_items=[LineItemInput("tea-1", "tea", "50.00", 3)],
             shipping_fee="8.00",
             logistics_partner_id=courier_id,
             paid_at=datetime.now(UTC) - timedelta(minutes=1),

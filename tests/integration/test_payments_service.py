@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import secrets
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 from tortoise.transactions import in_transaction
 
@@ -13,9 +15,10 @@ from domain.errors import AlreadyExists, ErrorCode, InvalidInput, NotFound
 from domain.ledger import Bucket
 from domain.models import Allocation, AppendOnlyViolation, JournalEntry, Payment, Posting
 from domain.parties import KycStatus
+from domain.payments import LineItemInput, PaymentInput, write_order
 from domain.rules import Basis, BeneficiaryKind, Computation, Conditions, Leg, RuleDraft
-from domain.services import ledger, payments, rules
-from domain.services.payments import LineItemInput, PaymentInput
+from domain.services import ledger, payment_store, payments, rules
+from tests.integration.races import key_held_open, writers_waiting
 
 NOW = datetime.now(UTC)
 
@@ -278,3 +281,129 @@ async def test_concurrent_overlapping_batches_record_each_payment_once(operator,
     assert await Payment.filter(merchant_id=merchant.id).count() == 40
     assert await JournalEntry.filter(payment_id__in=[r.payment.id for r in outcomes[0]]).count() == 40
     assert (await ledger.verify_ledger(operator)).ok
+
+
+def spy_on_write_conflicts(monkeypatch) -> list[payment_store.WriteConflict]:
+    """Every WriteConflict (a deadlock or serialization failure) that the store raises from now on."""
+    conflicts: list[payment_store.WriteConflict] = []
+    add_all = payment_store.add_all
+
+    async def spying_add_all(items):
+        try:
+            return await add_all(items)
+        except payment_store.WriteConflict as exc:
+            conflicts.append(exc)
+            raise
+
+    monkeypatch.setattr(payment_store, "add_all", spying_add_all)
+    return conflicts
+
+
+def assert_each_payment_recorded_once(forward, backward) -> None:
+    """Both writers answer with the same payment for each input, and exactly one of them recorded it."""
+    for first, second in zip(forward, backward, strict=True):
+        assert isinstance(first, payments.Recorded) and isinstance(second, payments.Recorded), (first, second)
+        assert first.payment.id == second.payment.id
+        assert [first.replayed, second.replayed].count(False) == 1
+
+
+@pytest.mark.postgres_only
+async def test_batches_of_the_same_payments_in_opposite_order_do_not_deadlock(
+    operator, runtime, make_merchant, world, monkeypatch
+):
+    """Given two batches of the same new payments, one reversed, when both are recorded at once, then neither
+    fails: both insert in the one shared order, so the second waits for the first instead of deadlocking with it.
+    (They once each inserted in their own order, deadlocked, and the loser got a server error.)"""
+    conflicts = spy_on_write_conflicts(monkeypatch)
+    merchants = [await make_merchant(), await make_merchant()]
+    for _ in range(10):
+        batch = [payment_input(merchants[n % 2].id, logistics_partner_id=world.logistics_a_id) for n in range(40)]
+        middle = batch[len(batch) // 2]
+        # Both writers stop at the middle payment, holding what they inserted before it; then both go on.
+        async with key_held_open(middle.merchant_id, middle.idempotency_key):
+            writers = [
+                asyncio.create_task(payments.record_payments(operator, runtime, batch)),
+                asyncio.create_task(payments.record_payments(operator, runtime, batch[::-1])),
+            ]
+            await writers_waiting(2)
+        forward, backward = await asyncio.gather(*writers)
+        assert_each_payment_recorded_once(forward, backward[::-1])
+        ids = [result.payment.id for result in forward]
+        stored = await Payment.filter(id__in=ids).values_list("merchant_id", "idempotency_key")
+        assert sorted(stored) == sorted((data.merchant_id, data.idempotency_key) for data in batch)
+        assert await JournalEntry.filter(payment_id__in=ids).count() == 40
+    assert conflicts == []  # the shared order prevented every deadlock; the fallback was not needed
+    assert (await ledger.verify_ledger(operator)).ok
+
+
+@pytest.mark.postgres_only
+async def test_a_deadlock_is_a_lost_race_and_the_loser_records_one_payment_at_a_time(
+    operator, runtime, make_merchant, monkeypatch
+):
+    """Given a writer that inserts in the reverse of the shared order (a bug, or an older build during a rolling
+    deploy), when it meets a batch of the same payments, then PostgreSQL breaks the deadlock and the writer it
+    rolled back redoes its batch one payment at a time: no error, each payment recorded once."""
+    backwards = contextvars.ContextVar("backwards", default=False)
+
+    def order(payment):
+        merchant_id, key = write_order(payment)
+        return (-merchant_id, tuple(-byte for byte in key.encode())) if backwards.get() else (merchant_id, key)
+
+    async def record_backwards(batch):
+        backwards.set(True)  # in this task only
+        return await payments.record_payments(operator, runtime, batch)
+
+    monkeypatch.setattr(payment_store, "write_order", order)
+    conflicts = spy_on_write_conflicts(monkeypatch)
+    merchant = await make_merchant()
+    for round_number in range(1, 4):
+        batch = [payment_input(merchant.id) for _ in range(40)]
+        middle = batch[len(batch) // 2]
+        async with key_held_open(middle.merchant_id, middle.idempotency_key):
+            writers = [
+                asyncio.create_task(payments.record_payments(operator, runtime, batch)),
+                asyncio.create_task(record_backwards(batch)),
+            ]
+            await writers_waiting(2)
+        assert_each_payment_recorded_once(*await asyncio.gather(*writers))
+        assert len(conflicts) == round_number  # one deadlock per round, each absorbed
+        assert isinstance(conflicts[-1].__cause__, asyncpg.exceptions.DeadlockDetectedError)
+    assert await Payment.filter(merchant_id=merchant.id).count() == 120
+    assert (await ledger.verify_ledger(operator)).ok
+
+
+async def test_a_payment_whose_write_was_rolled_back_by_a_deadlock_is_written_again(
+    operator, runtime, make_merchant, monkeypatch
+):
+    merchant = await make_merchant()
+    add = payment_store.add
+    attempts = []
+
+    async def deadlocked_once(payment, split):
+        attempts.append(payment.idempotency_key)
+        if len(attempts) == 1:
+            raise payment_store.WriteConflict("deadlock detected")
+        return await add(payment, split)
+
+    monkeypatch.setattr(payment_store, "add", deadlocked_once)
+    recorded = await payments.record_payment(operator, runtime, payment_input(merchant.id))
+    assert not recorded.replayed and len(attempts) == 2
+    assert await Payment.filter(merchant_id=merchant.id).count() == 1
+
+
+async def test_a_batch_whose_write_was_rolled_back_by_a_deadlock_is_recorded_one_by_one(
+    operator, runtime, make_merchant, monkeypatch
+):
+    add_all = payment_store.add_all
+
+    async def batch_deadlocked(items):
+        if len(items) > 1:
+            raise payment_store.WriteConflict("deadlock detected")
+        return await add_all(items)
+
+    merchant = await make_merchant()
+    monkeypatch.setattr(payment_store, "add_all", batch_deadlocked)
+    batch = [payment_input(merchant.id) for _ in range(3)]
+    results = await payments.record_payments(operator, runtime, [*batch, batch[0]])
+    assert [(type(r), r.replayed) for r in results] == [(payments.Recorded, False)] * 3 + [(payments.Recorded, True)]
+    assert await Payment.filter(merchant_id=merchant.id).count() == 3
