@@ -12,11 +12,11 @@ from auth.roles import ROLE_PERMISSIONS
 from domain.errors import AlreadyExists
 from domain.money import Money, parse_amount
 from domain.parties import KycStatus, MerchantTier, PartyKind, SettlementCycle
+from domain.payments import LineItemInput, PaymentInput
 from domain.rules import Basis, BeneficiaryKind, Computation, Conditions, Leg, RuleDraft
 from domain.services import identity, parties, payments, rules
 from domain.services.pagination import PageRequest
 from domain.services.parties import BankAccountDraft, MerchantDraft, PartnerDraft, SettlementProfileDraft
-from domain.services.payments import LineItemInput, PaymentInput
 from domain.services.runtime import Runtime
 
 DEMO_PASSWORD = "splitledger-demo-2026"
@@ -144,7 +144,8 @@ async def _demo_rule_and_payments(operator: Principal, runtime: Runtime, tea: in
                 datetime(2026, 1, 1, tzinfo=UTC),
             ),
         )
-        await rules.activate_rule(operator, runtime, rule.id)
+        reviewed = (await rules.versions_of(operator, [rule.id]))[rule.id][-1]
+        await rules.activate_rule(operator, runtime, rule.id, reviewed.id)
     orders = [
         (tea, "WL-1001", [LineItemInput("longjing-250g", "tea", "188.00", 1)], "12.00"),
         (

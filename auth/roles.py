@@ -14,7 +14,7 @@ PERMISSIONS: dict[str, str] = {
     "users:write": "create users, change roles, disable users",
     "rules:read": "read split rules and preview splits",
     "rules:write": "draft and edit split rules",
-    "rules:approve": "activate split rules",
+    "rules:approve": "activate and archive split rules",
     "payments:read": "read payments and allocations in scope",
     "payments:write": "record payments",
     "ledger:read": "read journal entries and balances in scope",

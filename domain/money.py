@@ -161,7 +161,7 @@ def allocate(total_minor: int, weights: Sequence[int]) -> tuple[int, ...]:
     """
     if not weights:
         raise ValueError("allocate needs at least one weight")
-    if any(weight < 0 for weight in weights):
+    if min(weights) < 0:
         raise ValueError("allocate weights must not be negative")
     weight_sum = sum(weights)
     if weight_sum == 0:
@@ -169,14 +169,19 @@ def allocate(total_minor: int, weights: Sequence[int]) -> tuple[int, ...]:
     if total_minor < 0:
         return tuple(-part for part in allocate(-total_minor, weights))
 
-    quotients_and_remainders = [divmod(total_minor * weight, weight_sum) for weight in weights]
-    parts = [quotient for quotient, _ in quotients_and_remainders]
+    parts = []
+    remainders = []
+    for weight in weights:
+        quotient, remainder = divmod(total_minor * weight, weight_sum)
+        parts.append(quotient)
+        remainders.append(remainder)
     leftover = total_minor - sum(parts)
-    by_remainder = sorted(
-        range(len(weights)), key=lambda index: (-quotients_and_remainders[index][1], -weights[index], index)
-    )
-    for index in by_remainder[:leftover]:
-        parts[index] += 1
-
-    assert sum(parts) == total_minor, "allocate must conserve the total"
+    if leftover == 1:  # the usual case for two or three parts: the one best-ranked part, without sorting
+        parts[max(range(len(weights)), key=lambda index: (remainders[index], weights[index], -index))] += 1
+    elif leftover:  # (exact shares, the common case for round rates, need no ranking at all)
+        by_remainder = sorted(range(len(weights)), key=lambda index: (-remainders[index], -weights[index], index))
+        for index in by_remainder[:leftover]:
+            parts[index] += 1
+    if sum(parts) != total_minor:  # raised, not asserted: it must hold under python -O too
+        raise ArithmeticError("allocate must conserve the total")
     return tuple(parts)

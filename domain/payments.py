@@ -12,12 +12,13 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from domain.errors import InvalidInput
 from domain.money import MAX_AMOUNT_MINOR, normalize_currency, parse_amount
 from domain.splitting import MAX_LINE_ITEMS, LineItem, PaymentFacts
 
+EARLIEST_PAID_AT = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_BATCH = 500
 MAX_QUANTITY = 1_000_000
 
@@ -111,6 +112,11 @@ def normalize_payment(data: PaymentInput) -> NormalizedPayment:
         )
     if data.paid_at.tzinfo is None:
         raise InvalidInput("INVALID_INPUT", "paidAt needs a time zone", field="paidAt")
+    if data.paid_at < EARLIEST_PAID_AT:
+        # Also keeps every payment after the default rule's first version (1970), so some rule always matches.
+        raise InvalidInput(
+            "INVALID_INPUT", f"paidAt must be on or after {EARLIEST_PAID_AT.isoformat()}", field="paidAt"
+        )
     normalized = NormalizedPayment(
         idempotency_key=_text(data.idempotency_key, "idempotencyKey", max_length=128),
         merchant_id=data.merchant_id,

@@ -8,15 +8,30 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from domain.errors import InvalidInput
+from domain.money import currency_exponent
 
 BPS_WHOLE = 10_000  # 100 %
 DEFAULT_MERCHANT_SHARE_CAP_BPS = 3_000  # like WeChat Pay's 30 % profit-sharing ceiling
+MIN_PRIORITY, MAX_PRIORITY = -1_000_000, 1_000_000  # of ordinary rules
+DEFAULT_RULE_PRIORITY = MIN_PRIORITY - 1  # the default rule ranks below every ordinary rule, always
 
 
 class Basis(enum.StrEnum):
-    ITEM_AMOUNT = "ITEM_AMOUNT"  # the line item's goods amount
-    SHIPPING_FEE = "SHIPPING_FEE"  # the line's part of the order's shipping fee
-    ORDER_TOTAL = "ORDER_TOTAL"  # both
+    ITEM_AMOUNT = "ITEM_AMOUNT"  # the goods amount of the lines the rule matched
+    SHIPPING_FEE = "SHIPPING_FEE"  # those lines' part of the order's shipping fee
+    # Both; the share is drawn from the goods and the shipping fee in proportion to the two, so only its goods
+    # part counts toward the merchant-share cap.
+    ORDER_TOTAL = "ORDER_TOTAL"
+
+
+class LegApplication(enum.StrEnum):
+    """What a leg's computation (rate, tiers, fixed amount, min and max) is applied to, once."""
+
+    # To the sum of the lines the rule matched in the order; the result is then attributed back to those lines
+    # with the one allocation function. The same goods itemised differently pay the same.
+    PER_ORDER = "PER_ORDER"
+    PER_LINE = "PER_LINE"  # to each matched line on its own: a fixed amount, tiers and caps count per line
+    PER_UNIT = "PER_UNIT"  # to one unit of each matched line, times its quantity (ITEM_AMOUNT only)
 
 
 class BeneficiaryKind(enum.StrEnum):
@@ -63,6 +78,7 @@ class Leg:
     basis: Basis
     computation: Computation
     party_id: int | None = None  # for BeneficiaryKind.PARTY
+    application: LegApplication = LegApplication.PER_ORDER
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,12 +186,27 @@ class RuleDraft:
     legs: Sequence[Leg] = field(default_factory=tuple)
 
 
-def validate_rule(draft: RuleDraft, *, merchant_share_cap_bps: int = DEFAULT_MERCHANT_SHARE_CAP_BPS) -> None:
-    if not draft.legs:
+def validate_rule(
+    draft: RuleDraft, *, merchant_share_cap_bps: int = DEFAULT_MERCHANT_SHARE_CAP_BPS, is_default: bool = False
+) -> None:
+    """Refuses, naming the field, any rule the splitter would not apply as written.
+
+    What the splitter would cut is refused here: rates above 100 % of what they draw from, rates on the goods
+    above the merchant-share cap, and fixed amounts or minimums above the cap at the smallest order the rule
+    applies to. (A fixed amount on a rule without a minimum order amount can still meet a smaller order; there
+    the cap, a ceiling, wins at split time.)
+    """
+    if not draft.legs and not is_default:  # the default rule may take nothing: the merchant keeps the rest
         raise InvalidInput("INVALID_RULE", "a rule needs at least one leg", field="legs")
-    if not -1_000_000 <= draft.priority <= 1_000_000:
-        raise InvalidInput("INVALID_RULE", "priority must be between -1000000 and 1000000", field="priority")
     c = draft.conditions
+    if c.currency is not None:
+        currency_exponent(c.currency)  # raises UNKNOWN_CURRENCY naming the field
+    if is_default:
+        _validate_default_rule(draft)
+    elif not MIN_PRIORITY <= draft.priority <= MAX_PRIORITY:
+        raise InvalidInput(
+            "INVALID_RULE", f"priority must be between {MIN_PRIORITY} and {MAX_PRIORITY}", field="priority"
+        )
     if c.min_amount_minor is not None and c.max_amount_minor is not None and c.min_amount_minor >= c.max_amount_minor:
         raise InvalidInput(
             "INVALID_RULE", "conditions.minAmount must be below conditions.maxAmount", field="conditions.minAmount"
@@ -184,56 +215,119 @@ def validate_rule(draft: RuleDraft, *, merchant_share_cap_bps: int = DEFAULT_MER
         raise InvalidInput(
             "INVALID_RULE", "conditions.activeFrom must be before activeUntil", field="conditions.activeFrom"
         )
-    rate_by_basis = {basis: 0 for basis in Basis}
     for index, leg in enumerate(draft.legs):
-        where = f"legs[{index}]"
-        comp = leg.computation
-        if leg.beneficiary is BeneficiaryKind.PARTY and leg.party_id is None:
-            raise InvalidInput(
-                "INVALID_RULE", f"{where}.partyId is required for a PARTY beneficiary", field=f"{where}.partyId"
-            )
-        if comp.rate_bps < 0 or comp.fixed_minor < 0:
-            raise InvalidInput("INVALID_RULE", f"{where}: rates and fixed amounts must not be negative", field=where)
-        if comp.rate_bps > BPS_WHOLE:
-            raise InvalidInput(
-                "RATE_ABOVE_100_PERCENT",
-                f"{where}.rateBps {comp.rate_bps} is above 10000 (100 %)",
-                field=f"{where}.rateBps",
-            )
-        _validate_bands(comp.bands, where)
-        if (comp.min_minor is not None and comp.min_minor < 0) or (comp.max_minor is not None and comp.max_minor < 0):
-            raise InvalidInput("INVALID_RULE", f"{where}: caps must not be negative", field=where)
-        if comp.min_minor is not None and comp.max_minor is not None and comp.min_minor > comp.max_minor:
-            raise InvalidInput("INVALID_RULE", f"{where}: min cap is above max cap", field=f"{where}.minAmount")
-        if comp.rate_bps == 0 and comp.fixed_minor == 0 and not comp.bands:
-            raise InvalidInput(
-                "INVALID_RULE", f"{where} takes nothing: give a rate, a fixed amount or bands", field=where
-            )
-        if (
-            comp.fixed_minor
-            and c.min_amount_minor is not None
-            and leg.basis is not Basis.SHIPPING_FEE
-            and comp.fixed_minor > c.min_amount_minor
-        ):
-            raise InvalidInput(
-                "FIXED_FEE_ABOVE_AMOUNT",
-                f"{where}: the fixed amount is above the smallest order amount this rule applies to",
-                field=f"{where}.fixedAmount",
-            )
-        rate_by_basis[leg.basis] += comp.max_rate_bps()
-    for basis, rate in rate_by_basis.items():
+        _validate_leg(leg, f"legs[{index}]", c)
+    _validate_rates(draft.legs, merchant_share_cap_bps)
+    if c.min_amount_minor is not None:
+        _validate_smallest_order(draft.legs, c.min_amount_minor, merchant_share_cap_bps)
+
+
+def _validate_leg(leg: Leg, where: str, c: Conditions) -> None:
+    comp = leg.computation
+    if leg.beneficiary is BeneficiaryKind.PARTY and leg.party_id is None:
+        raise InvalidInput(
+            "INVALID_RULE", f"{where}.partyId is required for a PARTY beneficiary", field=f"{where}.partyId"
+        )
+    if leg.application is LegApplication.PER_UNIT and leg.basis is not Basis.ITEM_AMOUNT:
+        raise InvalidInput(
+            "INVALID_RULE",
+            f"{where}: a PER_UNIT leg applies to one unit's price, so its basis must be ITEM_AMOUNT",
+            field=f"{where}.application",
+        )
+    if comp.rate_bps < 0 or comp.fixed_minor < 0:
+        raise InvalidInput("INVALID_RULE", f"{where}: rates and fixed amounts must not be negative", field=where)
+    if comp.rate_bps > BPS_WHOLE:
+        raise InvalidInput(
+            "RATE_ABOVE_100_PERCENT",
+            f"{where}.rateBps {comp.rate_bps} is above 10000 (100 %)",
+            field=f"{where}.rateBps",
+        )
+    _validate_bands(comp.bands, where)
+    if (comp.min_minor is not None and comp.min_minor < 0) or (comp.max_minor is not None and comp.max_minor < 0):
+        raise InvalidInput("INVALID_RULE", f"{where}: caps must not be negative", field=where)
+    if comp.min_minor is not None and comp.max_minor is not None and comp.min_minor > comp.max_minor:
+        raise InvalidInput("INVALID_RULE", f"{where}: min cap is above max cap", field=f"{where}.minAmount")
+    if comp.rate_bps == 0 and comp.fixed_minor == 0 and not comp.bands:
+        raise InvalidInput("INVALID_RULE", f"{where} takes nothing: give a rate, a fixed amount or bands", field=where)
+    if (
+        comp.fixed_minor
+        and c.min_amount_minor is not None
+        and leg.basis is not Basis.SHIPPING_FEE
+        and leg.application is LegApplication.PER_ORDER
+        and comp.fixed_minor > c.min_amount_minor
+    ):
+        raise InvalidInput(
+            "FIXED_FEE_ABOVE_AMOUNT",
+            f"{where}: the fixed amount is above the smallest order amount this rule applies to",
+            field=f"{where}.fixedAmount",
+        )
+
+
+def _validate_rates(legs: Sequence[Leg], cap_bps: int) -> None:
+    """Rates as the splitter draws them: ORDER_TOTAL legs draw from the goods and from the shipping fee."""
+    rate_by_basis = {basis: 0 for basis in Basis}
+    for leg in legs:
+        rate_by_basis[leg.basis] += leg.computation.max_rate_bps()
+    from_goods = rate_by_basis[Basis.ITEM_AMOUNT] + rate_by_basis[Basis.ORDER_TOTAL]
+    from_shipping = rate_by_basis[Basis.SHIPPING_FEE] + rate_by_basis[Basis.ORDER_TOTAL]
+    for what, rate in (("the goods amount", from_goods), ("the shipping fee", from_shipping)):
         if rate > BPS_WHOLE:
             raise InvalidInput(
-                "RATE_ABOVE_100_PERCENT", f"legs on {basis} add up to {rate / 100:.2f} %, above 100 %", field="legs"
+                "RATE_ABOVE_100_PERCENT",
+                f"legs take up to {rate / 100:.2f} % of {what} (ITEM_AMOUNT or SHIPPING_FEE legs plus ORDER_TOTAL "
+                "legs), above 100 %",
+                field="legs",
             )
-    from_goods = rate_by_basis[Basis.ITEM_AMOUNT] + rate_by_basis[Basis.ORDER_TOTAL]
-    if from_goods > merchant_share_cap_bps:
+    if from_goods > cap_bps:
         raise InvalidInput(
             "ABOVE_MERCHANT_SHARE_CAP",
-            f"legs take up to {from_goods / 100:.2f} % of the goods amount; the platform caps it at "
-            f"{merchant_share_cap_bps / 100:.2f} %",
+            f"legs take up to {from_goods / 100:.2f} % of the goods amount (ITEM_AMOUNT and ORDER_TOTAL legs); the "
+            f"platform caps it at {cap_bps / 100:.2f} %",
             field="legs",
         )
+
+
+def _validate_smallest_order(legs: Sequence[Leg], min_amount_minor: int, cap_bps: int) -> None:
+    """At the smallest order the rule applies to, its per-order legs on the goods must fit under the cap (a fixed
+    amount or a minimum weighs most there)."""
+    taken = 0
+    for leg in legs:
+        if leg.basis is Basis.SHIPPING_FEE or leg.application is not LegApplication.PER_ORDER:
+            continue
+        comp = leg.computation
+        share = -(-comp.numerator(min_amount_minor) // BPS_WHOLE)  # rounded up: the worst case
+        if comp.min_minor is not None:
+            share = max(share, comp.min_minor)
+        if comp.max_minor is not None:
+            share = min(share, comp.max_minor)
+        taken += share
+    ceiling = min_amount_minor * cap_bps // BPS_WHOLE
+    if taken > ceiling:
+        raise InvalidInput(
+            "ABOVE_MERCHANT_SHARE_CAP",
+            f"at the smallest order amount this rule applies to ({min_amount_minor} minor units) its legs take "
+            f"{taken}, above the merchant-share cap of {ceiling}",
+            field="legs",
+        )
+
+
+def _validate_default_rule(draft: RuleDraft) -> None:
+    """The default rule must match every payment, in any currency, at any time."""
+    if draft.conditions != Conditions():
+        raise InvalidInput(
+            "DEFAULT_RULE",
+            "the default rule has no conditions: it must match every payment (make an ordinary rule instead)",
+            field="conditions",
+        )
+    for index, leg in enumerate(draft.legs):
+        comp = leg.computation
+        if comp.fixed_minor or comp.bands or comp.min_minor is not None or comp.max_minor is not None:
+            raise InvalidInput(
+                "DEFAULT_RULE",
+                "the default rule applies in every currency, so its legs take rates only (no fixed amount, tiers, "
+                "minimum or maximum)",
+                field=f"legs[{index}]",
+            )
 
 
 def _validate_bands(bands: Sequence[Band], where: str) -> None:
@@ -315,12 +409,15 @@ def legs_to_list(legs: Sequence[Leg]) -> list[dict]:
             "bands": [[b.from_minor, b.to_minor, b.rate_bps] for b in leg.computation.bands],
             "min_minor": leg.computation.min_minor,
             "max_minor": leg.computation.max_minor,
+            "application": leg.application.value,
         }
         for leg in legs
     ]
 
 
 def legs_from_list(items: Sequence[dict]) -> tuple[Leg, ...]:
+    # Versions stored before legs named their application were split line by line: they are read as PER_LINE,
+    # so what a stored version says is what it did.
     return tuple(
         Leg(
             beneficiary=BeneficiaryKind(item["beneficiary"]),
@@ -333,6 +430,7 @@ def legs_from_list(items: Sequence[dict]) -> tuple[Leg, ...]:
                 min_minor=item["min_minor"],
                 max_minor=item["max_minor"],
             ),
+            application=LegApplication(item.get("application", LegApplication.PER_LINE)),
         )
         for item in items
     )

@@ -380,6 +380,14 @@ def operator(world: World) -> Principal:
     return operator_principal(world.platform_id)
 
 
+async def activate_newest_version(principal: Principal, runtime: Runtime, rule_id: int) -> None:
+    """What an approver does after reviewing a rule's newest version: activate that version, by its id."""
+    from domain.services import rules
+
+    newest = (await rules.versions_of(principal, [rule_id]))[rule_id][-1]
+    await rules.activate_rule(principal, runtime, rule_id, newest.id)
+
+
 @pytest.fixture
 def make_merchant(operator: Principal, runtime: Runtime):
     async def make(**overrides: Any):

@@ -13,8 +13,11 @@ class SplitRule(Model):
     name = fields.CharField(max_length=200)
     description = fields.TextField(null=True)
     status = fields.CharField(max_length=16, default="DRAFT", db_index=True)  # DRAFT, ACTIVE, ARCHIVED
+    # The default rule: created once by a migration, at most one (a unique partial index), never archived.
     is_default = fields.BooleanField(default=False)
     created_by_id = fields.BigIntField(null=True)
+    # Maker-checker for archiving: who asked, when a second person must confirm (platform setting).
+    archive_requested_by_id = fields.BigIntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

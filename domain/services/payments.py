@@ -18,7 +18,6 @@ from domain.models import Party, Payment
 from domain.parties import KycStatus, PartyKind
 from domain.payments import (
     MAX_BATCH,
-    LineItemInput,
     NormalizedPayment,
     PaymentInput,
     normalize_payment,
@@ -35,8 +34,6 @@ MAX_WRITE_ATTEMPTS = 3
 
 __all__ = [
     "IdempotencyConflict",
-    "LineItemInput",  # the input types live in domain.payments; api/demo.py still imports them from here
-    "PaymentInput",
     "Recorded",
     "record_payment",
     "record_payments",
@@ -75,7 +72,7 @@ async def record_payment(
     platform_id = platform_id or (await parties.ensure_platform_party()).id
     facts = await _facts(principal, payment, platform_id)
     catalogue = catalogue or await rules.load_catalogue(runtime.now())
-    split = compute_split(facts, catalogue.book_at(payment.paid_at), catalogue.fallback)
+    split = compute_split(facts, catalogue.book_at(payment.paid_at))
     return await _add_or_replay(payment, split)
 
 
@@ -188,7 +185,7 @@ async def _record_together(
             )
             if (payment.merchant_id, payment.external_order_id) in taken_orders:
                 raise _duplicate_order(payment)
-            split = compute_split(facts, catalogue.book_at(payment.paid_at), catalogue.fallback)
+            split = compute_split(facts, catalogue.book_at(payment.paid_at))
         except DomainError as exc:
             _raise_if_access_error(exc)
             results[index] = exc

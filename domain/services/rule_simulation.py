@@ -30,7 +30,7 @@ async def preview_split(principal: Principal, runtime: Runtime, data: PaymentInp
     platform_id = (await parties.ensure_platform_party()).id
     facts = payment_facts(payment, merchant_tier=str(merchant.tier), platform_party_id=platform_id)
     catalogue = await rules.load_catalogue(runtime.now())
-    return compute_split(facts, catalogue.book_at(payment.paid_at), catalogue.fallback)
+    return compute_split(facts, catalogue.book_at(payment.paid_at))
 
 
 MAX_BACKTEST_PAYMENTS = 10_000
@@ -97,7 +97,7 @@ async def backtest_rule(
             ),
         )
         in_effect = [*catalogue.book_at(row.paid_at).rules, draft_version]
-        for (party_id, role), amount in compute_split(facts, in_effect, catalogue.fallback).per_party().items():
+        for (party_id, role), amount in compute_split(facts, in_effect).per_party().items():
             totals.setdefault((party_id, role.value, row.currency), [0, 0])[1] += amount
     return Backtest(
         payments=len(rows),

@@ -1,5 +1,6 @@
-"""Split rules: drafting, versioning, activation (two-factor, optionally a second person), archiving, the
-rule book in effect at a time, and previews that write nothing."""
+"""Split rules: drafting, versioning, activation of a named version and archiving (both two-factor, optionally
+with a second person), and the rule book in effect at a time. The default rule is an ordinary rule of the book,
+created once by migration 0006."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from domain.errors import InvalidInput, NotFound
 from domain.models import Party, SplitRule, SplitRuleVersion
 from domain.parties import PartyKind, normalize_name
 from domain.rules import (
+    DEFAULT_RULE_PRIORITY,
     RuleBook,
     RuleDraft,
     RuleVersion,
@@ -28,10 +30,8 @@ from domain.services import auth_events, platform_settings
 from domain.services.authorization import require
 from domain.services.pagination import Page, PageRequest, fetch_page
 from domain.services.runtime import Runtime
-from domain.splitting import default_rule
 
 DRAFT, ACTIVE, ARCHIVED = "DRAFT", "ACTIVE", "ARCHIVED"
-DEFAULT_RULE_NAME = "Default: shipping fee to the logistics partner, the rest to the merchant"
 
 
 def version_from_row(row: SplitRuleVersion) -> RuleVersion:
@@ -45,32 +45,11 @@ def version_from_row(row: SplitRuleVersion) -> RuleVersion:
     )
 
 
-async def ensure_default_rule(now: datetime) -> SplitRuleVersion:
-    """The rule that always matches; created once, active from the start of time."""
-    rule = await SplitRule.filter(is_default=True).first()
-    if rule is None:
-        async with in_transaction():
-            rule = await SplitRule.create(name=DEFAULT_RULE_NAME, status=ACTIVE, is_default=True)
-            template = default_rule(0, rule.id, datetime(2000, 1, 1, tzinfo=now.tzinfo))
-            return await SplitRuleVersion.create(
-                rule_id=rule.id,
-                version=1,
-                priority=template.priority,
-                conditions=json.dumps(conditions_to_dict(template.conditions)),
-                legs=json.dumps(legs_to_list(template.legs)),
-                effective_from=template.effective_from,
-                activated_at=now,
-            )
-    version = await SplitRuleVersion.filter(rule_id=rule.id, activated_at__isnull=False).order_by("-version").first()
-    assert version is not None
-    return version
-
-
 class RuleCatalogue:
-    """Activated versions of active rules, loaded once for a batch; per payment time, the versions in effect."""
+    """Activated versions of active rules (the default rule among them), loaded once for a batch; per payment
+    time, the versions in effect."""
 
-    def __init__(self, versions: list[RuleVersion], fallback: RuleVersion) -> None:
-        self.fallback = fallback
+    def __init__(self, versions: list[RuleVersion]) -> None:
         self._by_rule: dict[int, list[RuleVersion]] = {}
         for version in sorted(versions, key=lambda v: v.effective_from):
             self._by_rule.setdefault(version.rule_id, []).append(version)
@@ -93,9 +72,9 @@ class RuleCatalogue:
 
 
 async def load_catalogue(now: datetime) -> RuleCatalogue:
-    default_version = await ensure_default_rule(now)
-    rows = await SplitRuleVersion.filter(rule__status=ACTIVE, rule__is_default=False, activated_at__isnull=False)
-    return RuleCatalogue([version_from_row(row) for row in rows], version_from_row(default_version))
+    """`now` is kept for callers; a version counts from its effective time, whenever it was activated."""
+    rows = await SplitRuleVersion.filter(rule__status=ACTIVE, activated_at__isnull=False)
+    return RuleCatalogue([version_from_row(row) for row in rows])
 
 
 @dataclass(frozen=True)
@@ -106,8 +85,8 @@ class RuleInput:
     effective_from: datetime | None = None
 
 
-async def _validate(draft: RuleDraft) -> None:
-    validate_rule(draft)
+async def _validate(draft: RuleDraft, *, is_default: bool = False) -> None:
+    validate_rule(draft, is_default=is_default)
     named = {leg.party_id for leg in draft.legs if leg.party_id is not None}
     if named:
         found = set(await Party.filter(id__in=list(named)).values_list("id", flat=True))
@@ -157,15 +136,23 @@ async def _add_version(
 
 
 async def update_rule(principal: Principal, runtime: Runtime, rule_id: int, rule: RuleInput) -> SplitRule:
-    """An edit is a new version; nothing already recorded changes."""
+    """An edit is a new version; nothing already recorded changes. A version of the default rule always ranks
+    lowest, whatever priority it is given."""
     require(principal, "rules:write")
-    await _validate(rule.draft)
     async with in_transaction():
         row = await writable(principal, SplitRule).select_for_update().get_or_none(id=rule_id)
         if row is None:
             raise NotFound("split rule")
         if row.status == ARCHIVED:
             raise InvalidInput("RULE_ARCHIVED", "an archived rule cannot be edited", field="id")
+        if row.is_default:
+            rule = RuleInput(
+                rule.name,
+                rule.description,
+                RuleDraft(DEFAULT_RULE_PRIORITY, rule.draft.conditions, rule.draft.legs),
+                rule.effective_from,
+            )
+        await _validate(rule.draft, is_default=row.is_default)
         latest = await SplitRuleVersion.filter(rule_id=row.id).order_by("-version").first()
         await _add_version(row, (latest.version if latest else 0) + 1, rule, principal, runtime.now())
         row.name = normalize_name(rule.name)
@@ -174,9 +161,10 @@ async def update_rule(principal: Principal, runtime: Runtime, rule_id: int, rule
     return row
 
 
-async def activate_rule(principal: Principal, runtime: Runtime, rule_id: int) -> SplitRule:
-    """Activates the newest version. Needs rules:approve in a two-factor session, and a second person when
-    the platform setting asks for it."""
+async def activate_rule(principal: Principal, runtime: Runtime, rule_id: int, version_id: int) -> SplitRule:
+    """Activates the version the approver reviewed, named by its id (never "whatever is newest now", so no one
+    can slip a version in after review). Needs rules:approve in a two-factor session, and a second person when
+    the platform setting asks for it. Activating an active version again changes nothing."""
     require(principal, "rules:approve")
     settings = await platform_settings.current()
     async with in_transaction():
@@ -185,36 +173,56 @@ async def activate_rule(principal: Principal, runtime: Runtime, rule_id: int) ->
             raise NotFound("split rule")
         if row.status == ARCHIVED:
             raise InvalidInput("RULE_ARCHIVED", "an archived rule cannot be activated", field="id")
-        latest = await SplitRuleVersion.filter(rule_id=row.id).order_by("-version").first()
-        assert latest is not None
-        if settings.rules_need_second_approver and latest.created_by_id == principal.user_id:
+        version = await SplitRuleVersion.get_or_none(id=version_id, rule_id=row.id)
+        if version is None:
+            raise NotFound("version of this split rule", field="versionId")
+        if settings.rules_need_second_approver and version.created_by_id == principal.user_id:
             raise InvalidInput(
-                "SECOND_APPROVER_REQUIRED", "another person must activate a rule version you wrote", field="id"
+                "SECOND_APPROVER_REQUIRED", "another person must activate a rule version you wrote", field="versionId"
             )
-        if latest.activated_at is None:
-            latest.activated_at, latest.activated_by_id = runtime.now(), principal.user_id
-            await latest.save(update_fields=["activated_at", "activated_by_id"])
+        if version.activated_at is None:
+            version.activated_at, version.activated_by_id = runtime.now(), principal.user_id
+            await version.save(update_fields=["activated_at", "activated_by_id"])
         row.status = ACTIVE
         await row.save(update_fields=["status", "updated_at"])
         await auth_events.record(
             "rule_activated",
             actor=principal,
             party_id=principal.party_id,
-            detail=f"rule {row.id} version {latest.version}",
+            detail=f"rule {row.id} version {version.version}",
         )
     return row
 
 
 async def archive_rule(principal: Principal, runtime: Runtime, rule_id: int) -> SplitRule:
-    require(principal, "rules:write")
+    """Archiving changes every later split, so it is guarded like activation: rules:approve in a two-factor
+    session; when the platform asks for a second approver, the first call records the request and a second
+    person's call archives."""
+    require(principal, "rules:approve")
+    settings = await platform_settings.current()
     async with in_transaction():
         row = await writable(principal, SplitRule).select_for_update().get_or_none(id=rule_id)
         if row is None:
             raise NotFound("split rule")
         if row.is_default:
             raise InvalidInput("DEFAULT_RULE", "the default rule cannot be archived; edit it instead", field="id")
+        if row.status == ARCHIVED:
+            return row
+        if settings.rules_need_second_approver:
+            if row.archive_requested_by_id is None:
+                row.archive_requested_by_id = principal.user_id
+                await row.save(update_fields=["archive_requested_by_id", "updated_at"])
+                await auth_events.record(
+                    "rule_archive_requested", actor=principal, party_id=principal.party_id, detail=f"rule {row.id}"
+                )
+                return row
+            if row.archive_requested_by_id == principal.user_id:
+                raise InvalidInput(
+                    "SECOND_APPROVER_REQUIRED", "another person must confirm the archiving you asked for", field="id"
+                )
         row.status = ARCHIVED
         await row.save(update_fields=["status", "updated_at"])
+        await auth_events.record("rule_archived", actor=principal, party_id=principal.party_id, detail=f"rule {row.id}")
     return row
 
 

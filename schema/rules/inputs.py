@@ -9,8 +9,8 @@ import strawberry
 
 from domain.errors import InvalidInput
 from domain.money import parse_amount
-from domain.rules import Band, Computation, Conditions, Leg, RuleDraft
-from schema.rules.types import BasisEnum, BeneficiaryEnum
+from domain.rules import Band, Computation, Conditions, Leg, LegApplication, RuleDraft
+from schema.rules.types import BasisEnum, BeneficiaryEnum, LegApplicationEnum
 
 
 @strawberry.input(description="A progressive tier.")
@@ -25,11 +25,18 @@ class RuleLegInput:
     beneficiary: BeneficiaryEnum = strawberry.field(description="PLATFORM, LOGISTICS or PARTY.")
     basis: BasisEnum = strawberry.field(description="ITEM_AMOUNT, SHIPPING_FEE or ORDER_TOTAL.")
     party_id: strawberry.ID | None = strawberry.field(default=None, description="For PARTY: the party's database id.")
+    application: LegApplicationEnum = strawberry.field(
+        default=LegApplication.PER_ORDER,
+        description="What the computation is applied to: PER_ORDER (default; the sum of the matched lines), "
+        "PER_LINE (each line) or PER_UNIT (each unit, ITEM_AMOUNT only).",
+    )
     rate_bps: int = strawberry.field(default=0, description="Percentage in basis points (100 = 1 %).")
-    fixed_amount: Decimal = strawberry.field(default=Decimal(0), description="Fixed amount per line item.")
+    fixed_amount: Decimal = strawberry.field(
+        default=Decimal(0), description="Fixed amount per order, per line or per unit, as `application` says."
+    )
     tiers: list[RuleTierInput] = strawberry.field(default_factory=list, description="Progressive tiers.")
-    min_amount: Decimal | None = strawberry.field(default=None, description="Smallest share.")
-    max_amount: Decimal | None = strawberry.field(default=None, description="Largest share.")
+    min_amount: Decimal | None = strawberry.field(default=None, description="Smallest share (per application).")
+    max_amount: Decimal | None = strawberry.field(default=None, description="Largest share (per application).")
 
 
 @strawberry.input(description="When the rule applies; omit a condition to match any value.")
@@ -52,9 +59,15 @@ class SplitRuleInput:
     currency: str | None = strawberry.field(
         default=None, description="The rule applies to payments in this currency only; required when it has any amount."
     )
-    priority: int = strawberry.field(default=0, description="Higher wins among matching rules.")
+    priority: int = strawberry.field(
+        default=0,
+        description="Higher wins among matching rules (-1000000..1000000). Ignored for the default rule, which "
+        "always ranks below every other.",
+    )
     conditions: RuleConditionsInput = strawberry.field(default_factory=RuleConditionsInput, description="When.")
-    legs: list[RuleLegInput] = strawberry.field(description="Who takes what; the merchant gets the rest.")
+    legs: list[RuleLegInput] = strawberry.field(
+        description="Who takes what; the merchant gets the rest. At least one, except for the default rule."
+    )
     effective_from: datetime | None = strawberry.field(default=None, description="From when; now if omitted.")
 
 
@@ -114,6 +127,7 @@ def to_draft(data: SplitRuleInput) -> RuleDraft:
                 beneficiary=leg.beneficiary,
                 basis=leg.basis,
                 party_id=party_id,
+                application=leg.application,
                 computation=Computation(
                     rate_bps=leg.rate_bps,
                     fixed_minor=minor(leg.fixed_amount, f"{where}.fixedAmount") or 0 if leg.fixed_amount else 0,

@@ -7,7 +7,7 @@ from typing import Annotated
 import strawberry
 from strawberry import relay
 
-from domain.errors import DomainError
+from domain.errors import DomainError, InvalidInput
 from domain.services import rules as rule_service
 from schema.context import Info
 from schema.errors import NotFoundError, ValidationError, user_error
@@ -36,6 +36,22 @@ class UpdateSplitRuleInput(SplitRuleInput):
 @strawberry.input(description="A rule to act on.")
 class SplitRuleIdInput:
     id: relay.GlobalID = strawberry.field(description="The rule.")
+
+
+@strawberry.input(description="The rule version the approver reviewed, to activate.")
+class ActivateSplitRuleInput:
+    id: relay.GlobalID = strawberry.field(description="The rule.")
+    version_id: strawberry.ID = strawberry.field(
+        description="The id of the version that was reviewed (`SplitRuleVersion.id`). Only that version is "
+        "activated, even when a newer one was added since."
+    )
+
+
+def _version_id(value: strawberry.ID) -> int:
+    text = str(value).strip()
+    if not text.isdigit() or len(text) > 18:
+        raise InvalidInput("INVALID_ID", "versionId must be the id of one of the rule's versions", field="versionId")
+    return int(text)
 
 
 def _rule_id(global_id: relay.GlobalID) -> int:
@@ -78,21 +94,31 @@ class RuleMutation:
 
     @strawberry.mutation(
         description=describe(
-            "Activates a rule's newest version (another person must, when the platform setting says so).",
+            "Activates the version of a rule that the approver reviewed, named by its id; it applies to payments "
+            "paid from its effectiveFrom on. Another person than its author must do it when the platform setting "
+            "rulesNeedSecondApprover is on.",
             "rules:approve",
         ),
         extensions=[requires("rules:approve")],
     )
-    async def activate_split_rule(self, info: Info, input: SplitRuleIdInput) -> SplitRuleResult:
+    async def activate_split_rule(self, info: Info, input: ActivateSplitRuleInput) -> SplitRuleResult:
         try:
-            row = await rule_service.activate_rule(info.context.principal, info.context.runtime, _rule_id(input.id))
+            row = await rule_service.activate_rule(
+                info.context.principal, info.context.runtime, _rule_id(input.id), _version_id(input.version_id)
+            )
         except DomainError as exc:
             return user_error(exc)
         return SplitRuleSuccess(rule=rule_from_row(row))
 
     @strawberry.mutation(
-        description=describe("Archives a rule: it stops matching new payments.", "rules:write"),
-        extensions=[requires("rules:write")],
+        description=describe(
+            "Archives a rule: it stops matching new payments. It changes every later split, so it is guarded like "
+            "activation: a two-factor session, and when the platform setting rulesNeedSecondApprover is on, the "
+            "first call records the request (archiveRequested) and a second person's call archives. The default "
+            "rule cannot be archived.",
+            "rules:approve",
+        ),
+        extensions=[requires("rules:approve")],
     )
     async def archive_split_rule(self, info: Info, input: SplitRuleIdInput) -> SplitRuleResult:
         try:

@@ -12,11 +12,26 @@ import strawberry
 from strawberry import relay
 
 from domain.money import Money as DomainMoney
-from domain.rules import Basis, BeneficiaryKind, conditions_from_dict, legs_from_list
+from domain.rules import Basis, BeneficiaryKind, LegApplication, conditions_from_dict, legs_from_list
 from domain.services import rules as rule_service
 from schema.context import Info
 
-BasisEnum = strawberry.enum(Basis, description="What a leg's share is computed on.")
+BasisEnum = strawberry.enum(
+    Basis,
+    description="What a leg's share is computed on. ITEM_AMOUNT: the goods amount of the lines the rule matched. "
+    "SHIPPING_FEE: those lines' part of the shipping fee; a rule with a SHIPPING_FEE leg decides the whole shipping "
+    "fee (what its legs leave goes to the merchant), a rule without one leaves the shipping fee to the order's "
+    "logistics partner. ORDER_TOTAL: both; the share is drawn from the goods and the shipping fee in proportion to "
+    "the two, and only its goods part counts toward the merchant-share cap.",
+)
+LegApplicationEnum = strawberry.enum(
+    LegApplication,
+    name="LegApplication",
+    description="What a leg's computation (rate, tiers, fixed amount, minimum and maximum) is applied to. "
+    "PER_ORDER (the default): once, to the sum of the lines the rule matched in the order; the result is attributed "
+    "back to those lines in proportion, so the same goods itemised differently pay the same. PER_LINE: to each "
+    "matched line on its own. PER_UNIT: to one unit of each matched line, times its quantity (ITEM_AMOUNT only).",
+)
 BeneficiaryEnum = strawberry.enum(BeneficiaryKind, description="Who a leg pays.")
 
 
@@ -32,11 +47,16 @@ class RuleLeg:
     beneficiary: BeneficiaryEnum = strawberry.field(description="PLATFORM, LOGISTICS (the order's) or PARTY.")
     party_id: strawberry.ID | None = strawberry.field(description="For PARTY: the party's database id.")
     basis: BasisEnum = strawberry.field(description="ITEM_AMOUNT, SHIPPING_FEE or ORDER_TOTAL.")
+    application: LegApplicationEnum = strawberry.field(
+        description="PER_ORDER, PER_LINE or PER_UNIT: what the computation is applied to, once."
+    )
     rate_bps: int = strawberry.field(description="Percentage in basis points.")
-    fixed_amount: Decimal = strawberry.field(description="Fixed amount per line item, in major units.")
+    fixed_amount: Decimal = strawberry.field(
+        description="Fixed amount, in major units: per order, per line or per unit, as `application` says."
+    )
     tiers: list[RuleTier] = strawberry.field(description="Progressive tiers, if any.")
-    min_amount: Decimal | None = strawberry.field(description="Smallest share.")
-    max_amount: Decimal | None = strawberry.field(description="Largest share.")
+    min_amount: Decimal | None = strawberry.field(description="Smallest share (per order, line or unit).")
+    max_amount: Decimal | None = strawberry.field(description="Largest share (per order, line or unit).")
 
 
 @strawberry.type(description="When a rule applies; empty lists and nulls mean any.")
@@ -57,7 +77,9 @@ class RuleConditions:
 class SplitRuleVersion:
     id: strawberry.ID = strawberry.field(description="Version id (allocations name it).")
     version: int = strawberry.field(description="1, 2, ...")
-    priority: int = strawberry.field(description="Higher wins among matching rules.")
+    priority: int = strawberry.field(
+        description="Higher wins among matching rules; the default rule's versions rank below every other."
+    )
     effective_from: datetime = strawberry.field(description="Payments paid from then on use it once it is active.")
     activated_at: datetime | None = strawberry.field(description="When it was activated; null for a draft version.")
     conditions: RuleConditions = strawberry.field(description="When it applies.")
@@ -96,6 +118,7 @@ def version_from_row(row: Any) -> SplitRuleVersion:
                 beneficiary=leg.beneficiary,
                 party_id=strawberry.ID(str(leg.party_id)) if leg.party_id else None,
                 basis=leg.basis,
+                application=leg.application,
                 rate_bps=leg.computation.rate_bps,
                 fixed_amount=_major(leg.computation.fixed_minor, currency) or Decimal(0),
                 tiers=[
@@ -120,7 +143,14 @@ class SplitRule(relay.Node):
     name: str = strawberry.field(description="Name.")
     description: str | None = strawberry.field(description="What it is for.")
     status: str = strawberry.field(description="DRAFT, ACTIVE or ARCHIVED.")
-    is_default: bool = strawberry.field(description="The default rule always matches, at the lowest priority.")
+    is_default: bool = strawberry.field(
+        description="The default rule: an ordinary rule that ranks below every other and matches every payment "
+        "(no conditions, rates only), so a payment no other rule matches is split by it."
+    )
+    archive_requested: bool = strawberry.field(
+        description="Someone asked to archive the rule and a second person must confirm (when the platform "
+        "setting rulesNeedSecondApprover is on)."
+    )
     created_at: datetime = strawberry.field(description="When it was created.")
     updated_at: datetime = strawberry.field(description="When it last changed.")
 
@@ -146,6 +176,7 @@ def rule_from_row(row: Any) -> SplitRule:
         description=row.description,
         status=row.status,
         is_default=row.is_default,
+        archive_requested=row.archive_requested_by_id is not None and row.status != "ARCHIVED",
         created_at=row.created_at,
         updated_at=row.updated_at,
     )

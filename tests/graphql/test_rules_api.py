@@ -7,10 +7,22 @@ import base64
 from tests.conftest import Api, http_client
 
 CREATE = """mutation($input: SplitRuleInput!) { createSplitRule(input: $input) {
-  __typename ... on SplitRuleSuccess { rule { id status versions { version activatedAt } } }
+  __typename ... on SplitRuleSuccess { rule { id status versions { id version activatedAt } } }
   ... on UserError { code field message } } }"""
-ACTIVATE = """mutation($id: ID!) { activateSplitRule(input: {id: $id}) { __typename
-  ... on SplitRuleSuccess { rule { status } } ... on UserError { code } } }"""
+UPDATE = """mutation($input: UpdateSplitRuleInput!) { updateSplitRule(input: $input) {
+  __typename ... on SplitRuleSuccess { rule { id status versions { id version activatedAt } } }
+  ... on UserError { code field message } } }"""
+ACTIVATE = """mutation($id: ID!, $version: ID!) { activateSplitRule(input: {id: $id, versionId: $version}) {
+  __typename ... on SplitRuleSuccess { rule { status versions { id activatedAt } } } ... on UserError { code } } }"""
+ARCHIVE = """mutation($id: ID!) { archiveSplitRule(input: {id: $id}) { __typename
+  ... on SplitRuleSuccess { rule { status archiveRequested } } ... on UserError { code field } } }"""
+
+
+def reviewed(rule: dict, version: int = -1) -> dict:
+    """The variables that activate the version a reviewer saw (the newest, unless told)."""
+    return {"id": rule["id"], "version": rule["versions"][version]["id"]}
+
+
 PREVIEW = """query($i: PaymentInput!) { previewSplit(input: $i) { parties { role amount { amount } }
   lines { ruleVersionId } } }"""
 
@@ -51,27 +63,82 @@ async def test_a_rule_applies_only_once_activated_and_edits_add_versions(client_
     created = (await operations.execute(CREATE, {"input": rule_input(merchant.id)}))["createSplitRule"]
     assert created["rule"]["status"] == "DRAFT" and created["rule"]["versions"][0]["activatedAt"] is None
     assert await _parties(operations, merchant.id) == {"MERCHANT": "200.00"}
-    denied = await operations.execute(ACTIVATE, {"id": created["rule"]["id"]}, expect_errors=True)
+    denied = await operations.execute(ACTIVATE, reviewed(created["rule"]), expect_errors=True)
     assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # operations drafts, only approvers activate
-    assert (await admin.execute(ACTIVATE, {"id": created["rule"]["id"]}))["activateSplitRule"]["rule"][
-        "status"
-    ] == "ACTIVE"
+    assert (await admin.execute(ACTIVATE, reviewed(created["rule"])))["activateSplitRule"]["rule"]["status"] == "ACTIVE"
     assert await _parties(operations, merchant.id) == {"PLATFORM": "5.00", "MERCHANT": "195.00"}
     updated = await operations.execute(
-        "mutation($input: UpdateSplitRuleInput!) { updateSplitRule(input: $input) { ... on SplitRuleSuccess "
-        "{ rule { versions { version activatedAt } } } } }",
-        {"input": rule_input(merchant.id, rate_bps=1000) | {"id": created["rule"]["id"]}},
+        UPDATE, {"input": rule_input(merchant.id, rate_bps=1000) | {"id": created["rule"]["id"]}}
     )
     versions = updated["updateSplitRule"]["rule"]["versions"]
     assert [v["version"] for v in versions] == [1, 2] and versions[1]["activatedAt"] is None
     assert await _parties(operations, merchant.id) == {"PLATFORM": "5.00", "MERCHANT": "195.00"}
-    await admin.execute(ACTIVATE, {"id": created["rule"]["id"]})
+    await admin.execute(ACTIVATE, reviewed(updated["updateSplitRule"]["rule"]))
     assert await _parties(operations, merchant.id) == {"PLATFORM": "10.00", "MERCHANT": "190.00"}
-    archived = await operations.execute(
-        "mutation($id: ID!) { archiveSplitRule(input: {id: $id}) { __typename } }", {"id": created["rule"]["id"]}
-    )
-    assert archived["archiveSplitRule"]["__typename"] == "SplitRuleSuccess"
+    archived = (await admin.execute(ARCHIVE, {"id": created["rule"]["id"]}))["archiveSplitRule"]
+    assert archived["rule"] == {"status": "ARCHIVED", "archiveRequested": False}
     assert await _parties(operations, merchant.id) == {"MERCHANT": "200.00"}
+
+
+async def test_activation_activates_the_reviewed_version_not_one_slipped_in_after(client_for, make_merchant):
+    operations, admin = await client_for("platform_operations"), await client_for("platform_admin")
+    merchant = await make_merchant()
+    created = (await operations.execute(CREATE, {"input": rule_input(merchant.id, rate_bps=500)}))["createSplitRule"]
+    seen_by_the_approver = reviewed(created["rule"])
+    # After review, the author adds a version that takes more.
+    await operations.execute(UPDATE, {"input": rule_input(merchant.id, rate_bps=3000) | {"id": created["rule"]["id"]}})
+    result = (await admin.execute(ACTIVATE, seen_by_the_approver))["activateSplitRule"]
+    assert [v["activatedAt"] is not None for v in result["rule"]["versions"]] == [True, False]
+    assert await _parties(operations, merchant.id) == {"PLATFORM": "5.00", "MERCHANT": "195.00"}
+    other = (await operations.execute(CREATE, {"input": rule_input(merchant.id)}))["createSplitRule"]
+    wrong = await admin.execute(ACTIVATE, {"id": other["rule"]["id"], "version": seen_by_the_approver["version"]})
+    assert wrong["activateSplitRule"]["code"] == "NOT_FOUND"
+
+
+async def test_archiving_needs_an_approver_two_factor_and_optionally_a_second_person(
+    app, client_for, anonymous_client, make_user, make_merchant
+):
+    operations, admin = await client_for("platform_operations"), await client_for("platform_admin")
+    merchant = await make_merchant()
+    created = (await operations.execute(CREATE, {"input": rule_input(merchant.id)}))["createSplitRule"]
+    await admin.execute(ACTIVATE, reviewed(created["rule"]))
+    denied = await operations.execute(ARCHIVE, {"id": created["rule"]["id"]}, expect_errors=True)
+    assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # drafting rights do not switch rules off
+    settings = (
+        "mutation($on: Boolean!) { updatePlatformSettings(input: {rulesNeedSecondApprover: $on}) { __typename } }"
+    )
+    await admin.execute(settings, {"on": True})
+    try:
+        asked = (await admin.execute(ARCHIVE, {"id": created["rule"]["id"]}))["archiveSplitRule"]
+        assert asked["rule"] == {"status": "ACTIVE", "archiveRequested": True}
+        again = (await admin.execute(ARCHIVE, {"id": created["rule"]["id"]}))["archiveSplitRule"]
+        assert again["code"] == "SECOND_APPROVER_REQUIRED"
+        assert await _parties(operations, merchant.id) == {"PLATFORM": "5.00", "MERCHANT": "195.00"}
+        second = await make_user("platform_admin")
+        tokens = await anonymous_client.login_with_totp(second.email, second.totp_secret)
+        async with http_client(app, tokens["accessToken"]) as http:
+            done = (await Api(http).execute(ARCHIVE, {"id": created["rule"]["id"]}))["archiveSplitRule"]
+        assert done["rule"] == {"status": "ARCHIVED", "archiveRequested": False}
+        assert await _parties(operations, merchant.id) == {"MERCHANT": "200.00"}
+    finally:
+        await admin.execute(settings, {"on": False})
+
+
+async def test_a_rule_in_an_unknown_currency_is_refused_and_the_rules_stay_readable(client_for, make_merchant):
+    operations = await client_for("platform_operations")
+    merchant = await make_merchant()
+    result = (await operations.execute(CREATE, {"input": rule_input(merchant.id) | {"currency": "RMB"}}))[
+        "createSplitRule"
+    ]
+    assert (result["__typename"], result["code"], result["field"]) == (
+        "ValidationError",
+        "UNKNOWN_CURRENCY",
+        "currency",
+    )
+    listed = await operations.execute(
+        "{ splitRules(first: 100) { edges { node { id versions { legs { basis } } } } } }"
+    )
+    assert listed["splitRules"]["edges"]
 
 
 async def test_bad_rules_are_refused_naming_the_field(client_for, make_merchant):
@@ -120,12 +187,12 @@ async def test_activation_needs_two_factor_and_optionally_a_second_person(
     )
     await admin.execute(settings, {"on": True})
     try:
-        own = (await admin.execute(ACTIVATE, {"id": created["rule"]["id"]}))["activateSplitRule"]
+        own = (await admin.execute(ACTIVATE, reviewed(created["rule"])))["activateSplitRule"]
         assert own["code"] == "SECOND_APPROVER_REQUIRED"
         second = await make_user("platform_admin")
         tokens = await anonymous_client.login_with_totp(second.email, second.totp_secret)
         async with http_client(app, tokens["accessToken"]) as http:
-            done = (await Api(http).execute(ACTIVATE, {"id": created["rule"]["id"]}))["activateSplitRule"]
+            done = (await Api(http).execute(ACTIVATE, reviewed(created["rule"])))["activateSplitRule"]
         assert done["rule"]["status"] == "ACTIVE"
     finally:
         await admin.execute(settings, {"on": False})

@@ -18,6 +18,7 @@ from domain.parties import KycStatus
 from domain.payments import LineItemInput, PaymentInput, write_order
 from domain.rules import Basis, BeneficiaryKind, Computation, Conditions, Leg, RuleDraft
 from domain.services import ledger, payment_store, payments, rules
+from tests.conftest import activate_newest_version
 from tests.integration.races import key_held_open, writers_waiting
 
 NOW = datetime.now(UTC)
@@ -65,7 +66,7 @@ async def test_an_active_rule_takes_its_commission(operator, runtime, make_merch
     rule = await rules.create_rule(
         operator, runtime, rules.RuleInput("Two percent", None, draft, NOW - timedelta(days=1))
     )
-    await rules.activate_rule(operator, runtime, rule.id)
+    await activate_newest_version(operator, runtime, rule.id)
     recorded = await payments.record_payment(
         operator,
         runtime,
@@ -239,7 +240,7 @@ async def test_random_rules_and_payments_record_exactly_and_idempotently(operato
         rule = await rules.create_rule(
             operator, runtime, rules.RuleInput(f"random {index}", None, draft, NOW - timedelta(days=1))
         )
-        await rules.activate_rule(operator, runtime, rule.id)
+        await activate_newest_version(operator, runtime, rule.id)
     for _ in range(25):
         items = [
             LineItemInput(

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -74,11 +75,34 @@ def test_demo_serves_and_answers_a_two_factor_login(tmp_path: Path):
             timeout=10,
             json={
                 "query": "mutation($t: String!, $c: String!) { verifyMfa(input: {challengeToken: $t, code: $c}) "
-                "{ __typename ... on AuthTokens { viewer { role mfaPassed } } } }",
+                "{ __typename ... on AuthTokens { accessToken viewer { role mfaPassed } } } }",
                 "variables": {"t": challenge["challengeToken"], "c": pyotp.TOTP(secret).now()},
             },
         ).json()["data"]["verifyMfa"]
+        access_token = tokens.pop("accessToken")
         assert tokens == {"__typename": "AuthTokens", "viewer": {"role": "platform_admin", "mfaPassed": True}}
+        _the_courier_receives_every_shipping_fee_it_carried(url, access_token)
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def _the_courier_receives_every_shipping_fee_it_carried(url: str, access_token: str) -> None:
+    """The demo's tea rule takes 5 % of tea and says nothing of shipping: the courier still gets the shipping fee."""
+    payments = httpx.post(
+        url,
+        timeout=10,
+        headers={"authorization": f"Bearer {access_token}"},
+        json={
+            "query": "{ payments(first: 10) { nodes { externalOrderId logisticsPartnerId shippingFee { amount } "
+            "allocations { partyId role amount { amount } } } } }"
+        },
+    ).json()["data"]["payments"]["nodes"]
+    assert {p["externalOrderId"] for p in payments} >= {"WL-1001", "WL-1002", "SZ-2001"}
+    for payment in payments:
+        to_courier = sum(
+            Decimal(a["amount"]["amount"])
+            for a in payment["allocations"]
+            if a["role"] == "LOGISTICS" and a["partyId"] == payment["logisticsPartnerId"]
+        )
+        assert to_courier == Decimal(payment["shippingFee"]["amount"]), payment

@@ -66,7 +66,7 @@ MATRIX: dict[str, set[str]] = {
     "previewSplit": RULE_READERS,
     "createSplitRule": {"platform_admin", "platform_operations"},
     "updateSplitRule": {"platform_admin", "platform_operations"},
-    "archiveSplitRule": {"platform_admin", "platform_operations"},
+    "archiveSplitRule": {"platform_admin"},
     "activateSplitRule": {"platform_admin"},
     # payments
     "payments": LOGGED_IN,
@@ -136,7 +136,8 @@ OPERATIONS: dict[str, str] = {
     "updateSplitRule": f'mutation {{ updateSplitRule(input: {{id: "{MISSING_RULE}", name: "m", legs: []}}) '
     "{ __typename } }",
     "archiveSplitRule": f'mutation {{ archiveSplitRule(input: {{id: "{MISSING_RULE}"}}) {{ __typename }} }}',
-    "activateSplitRule": f'mutation {{ activateSplitRule(input: {{id: "{MISSING_RULE}"}}) {{ __typename }} }}',
+    "activateSplitRule": f'mutation {{ activateSplitRule(input: {{id: "{MISSING_RULE}", versionId: "1"}}) '
+    "{ __typename } }",
     "payments": "{ payments { edges { cursor } } }",
     "payment": f'{{ payment(id: "{MISSING_PAYMENT}") {{ id }} }}',
     "paymentByExternalId": f'{{ paymentByExternalId(merchantId: "{MISSING_MERCHANT}", externalOrderId: "x") '

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.errors import ErrorCode, InvalidInput
-from domain.ledger import Bucket, UnbalancedEntry, assert_balanced, payment_postings
 from domain.rules import (
     Band,
     Basis,
@@ -17,15 +17,23 @@ from domain.rules import (
     Computation,
     Conditions,
     Leg,
+    LegApplication,
     RuleDraft,
     RuleVersion,
     validate_rule,
 )
-from domain.splitting import LineItem, PaymentFacts, ShareRole, compute_split, default_rule
+from domain.splitting import LineItem, PaymentFacts, ShareRole, default_rule
+from domain.splitting import compute_split as split_with_book
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 PLATFORM, MERCHANT, COURIER, SUPPLIER = 1, 2, 3, 4
-FALLBACK = default_rule(version_id=999, rule_id=999, effective_from=T0)
+PER_ORDER, PER_LINE, PER_UNIT = LegApplication.PER_ORDER, LegApplication.PER_LINE, LegApplication.PER_UNIT
+DEFAULT = default_rule(version_id=999, rule_id=999, effective_from=T0)
+
+
+def compute_split(facts: PaymentFacts, rules, **options):
+    """The split with the book as the service builds it: the given rules plus the default rule."""
+    return split_with_book(facts, [*rules, DEFAULT], **options)
 
 
 def facts(*items: LineItem, shipping: int = 0, logistics: int | None = COURIER, **overrides) -> PaymentFacts:
@@ -66,39 +74,37 @@ def commission(bps: int, basis: Basis = Basis.ITEM_AMOUNT, **extra) -> Leg:
 
 
 def test_150_with_a_2_percent_commission():
-    split = compute_split(facts(LineItem("tea", "tea", 15000, 1)), [rule(commission(200))], FALLBACK)
+    split = compute_split(facts(LineItem("tea", "tea", 15000, 1)), [rule(commission(200))])
     assert split.per_party() == {(PLATFORM, ShareRole.PLATFORM): 300, (MERCHANT, ShareRole.MERCHANT): 14700}
 
 
 def test_five_cents_split_seventy_thirty():
-    split = compute_split(
-        facts(LineItem("x", "c", 5, 1)), [rule(commission(3000))], FALLBACK, merchant_share_cap_bps=10_000
-    )
+    split = compute_split(facts(LineItem("x", "c", 5, 1)), [rule(commission(3000))], merchant_share_cap_bps=10_000)
     assert split.per_party() == {(PLATFORM, ShareRole.PLATFORM): 1, (MERCHANT, ShareRole.MERCHANT): 4}
 
 
 def test_the_default_rule_gives_shipping_to_the_logistics_partner():
-    split = compute_split(facts(LineItem("a", "c", 1000, 2), shipping=800), [], FALLBACK)
+    split = compute_split(facts(LineItem("a", "c", 1000, 2), shipping=800), [])
     assert split.per_party() == {(COURIER, ShareRole.LOGISTICS): 800, (MERCHANT, ShareRole.MERCHANT): 2000}
     assert {line.rule_version_id for line in split.lines} == {999}
 
 
 def test_without_a_logistics_partner_the_merchant_keeps_shipping():
-    split = compute_split(facts(LineItem("a", "c", 1000, 1), shipping=500, logistics=None), [], FALLBACK)
+    split = compute_split(facts(LineItem("a", "c", 1000, 1), shipping=500, logistics=None), [])
     assert split.per_party() == {(MERCHANT, ShareRole.MERCHANT): 1500}
 
 
 def test_progressive_tiers_and_caps():
     tiers = Computation(bands=(Band(0, 10000, 500), Band(10000, None, 200)), max_minor=700)
     split = compute_split(
-        facts(LineItem("a", "c", 30000, 1)), [rule(Leg(BeneficiaryKind.PLATFORM, Basis.ITEM_AMOUNT, tiers))], FALLBACK
+        facts(LineItem("a", "c", 30000, 1)), [rule(Leg(BeneficiaryKind.PLATFORM, Basis.ITEM_AMOUNT, tiers))]
     )
     # 5 % of the first 100.00 (5.00) + 2 % of the next 200.00 (4.00) = 9.00, capped at 7.00.
     assert split.per_party()[(PLATFORM, ShareRole.PLATFORM)] == 700
 
 
 def test_a_minimum_fee_applies():
-    split = compute_split(facts(LineItem("a", "c", 100, 1)), [rule(commission(100, min_minor=10))], FALLBACK)
+    split = compute_split(facts(LineItem("a", "c", 100, 1)), [rule(commission(100, min_minor=10))])
     assert split.per_party()[(PLATFORM, ShareRole.PLATFORM)] == 10
 
 
@@ -108,7 +114,7 @@ def test_the_merchant_share_cap_holds_when_computing():
         commission(2000),
         Leg(BeneficiaryKind.PARTY, Basis.ITEM_AMOUNT, Computation(fixed_minor=5000), party_id=SUPPLIER),
     )
-    split = compute_split(facts(LineItem("a", "c", 10000, 1)), [rule(*legs)], FALLBACK)
+    split = compute_split(facts(LineItem("a", "c", 10000, 1)), [rule(*legs)])
     per = split.per_party()
     assert per[(PLATFORM, ShareRole.PLATFORM)] + per[(SUPPLIER, ShareRole.PARTY)] == 3000
     assert per[(MERCHANT, ShareRole.MERCHANT)] == 7000
@@ -128,11 +134,9 @@ def test_the_most_specific_highest_priority_newest_rule_wins():
     items = (LineItem("t", "tea", 10000, 1), LineItem("s", "silk", 10000, 1))
     assert {
         line.line.category: line.rule_version_id
-        for line in compute_split(facts(*items), [general, tea, newer_tea], FALLBACK).lines
+        for line in compute_split(facts(*items), [general, tea, newer_tea]).lines
     } == {"tea": 3, "silk": 1}
-    assert {
-        line.rule_version_id for line in compute_split(facts(*items), [general, tea, urgent, future], FALLBACK).lines
-    } == {4}
+    assert {line.rule_version_id for line in compute_split(facts(*items), [general, tea, urgent, future]).lines} == {4}
 
 
 @pytest.mark.parametrize(
@@ -193,14 +197,6 @@ def test_bad_rules_are_refused_with_a_code_and_a_field(draft, code):
     assert caught.value.code == code and caught.value.field
 
 
-def test_ledger_postings_balance_and_refuse_imbalance():
-    postings = payment_postings("CNY", 1500, {PLATFORM: 300, MERCHANT: 1200})
-    assert sum(p.amount_minor for p in postings) == 0
-    assert {p.account.bucket for p in postings if p.account.party_id} == {Bucket.PENDING}
-    with pytest.raises(UnbalancedEntry):
-        assert_balanced(postings[:-1])
-
-
 # --- properties ---------------------------------------------------------------------------------------
 
 line_items = st.lists(
@@ -243,7 +239,7 @@ rule_sets = st.lists(
 @settings(max_examples=300, deadline=None)
 @given(items=line_items, shipping=st.integers(0, 10**5), rules=rule_sets, cap=st.integers(0, 10_000))
 def test_a_split_sums_exactly_has_no_negative_share_and_respects_the_cap(items, shipping, rules, cap):
-    split = compute_split(facts(*items, shipping=shipping), rules, FALLBACK, merchant_share_cap_bps=cap)
+    split = compute_split(facts(*items, shipping=shipping), rules, merchant_share_cap_bps=cap)
     assert sum(split.per_party().values()) == split.total_minor == sum(i.amount_minor for i in items) + shipping
     for line in split.lines:
         assert all(share.amount_minor > 0 for share in line.shares)
@@ -253,10 +249,10 @@ def test_a_split_sums_exactly_has_no_negative_share_and_respects_the_cap(items, 
 @settings(max_examples=200, deadline=None)
 @given(items=line_items, shipping=st.integers(0, 10**5), rules=rule_sets, data=st.data())
 def test_a_split_does_not_depend_on_the_order_of_items_or_rules(items, shipping, rules, data):
-    first = compute_split(facts(*items, shipping=shipping), rules, FALLBACK)
+    first = compute_split(facts(*items, shipping=shipping), rules)
     shuffled_items = data.draw(st.permutations(items))
     shuffled_rules = data.draw(st.permutations(rules))
-    second = compute_split(facts(*shuffled_items, shipping=shipping), shuffled_rules, FALLBACK)
+    second = compute_split(facts(*shuffled_items, shipping=shipping), shuffled_rules)
     assert first.per_party() == second.per_party()
     assert [line.rule_version_id for line in first.lines] == [line.rule_version_id for line in second.lines]
 
@@ -264,6 +260,295 @@ def test_a_split_does_not_depend_on_the_order_of_items_or_rules(items, shipping,
 @settings(max_examples=200, deadline=None)
 @given(amount=st.integers(1, 10**9), bps=st.integers(0, 3000))
 def test_a_single_commission_is_within_one_unit_of_its_exact_share(amount, bps):
-    split = compute_split(facts(LineItem("a", "c", amount, 1)), [rule(commission(bps))], FALLBACK)
+    split = compute_split(facts(LineItem("a", "c", amount, 1)), [rule(commission(bps))])
     platform = split.per_party().get((PLATFORM, ShareRole.PLATFORM), 0)
     assert abs(platform * 10_000 - amount * bps) < 10_000
+
+
+# --- issue 7: split semantics ----------------------------------------------------------------------------
+
+
+def platform_take(split) -> int:
+    return split.per_party().get((PLATFORM, ShareRole.PLATFORM), 0)
+
+
+def test_a_rule_without_a_shipping_leg_leaves_the_shipping_fee_to_the_courier():
+    # The demo's order WL-1001: "5 % on tea" matches the line and says nothing of shipping.
+    tea = rule(commission(500), conditions=Conditions(categories=frozenset({"tea"})))
+    split = compute_split(facts(LineItem("longjing", "tea", 18800, 1), shipping=1200), [tea])
+    assert split.per_party() == {
+        (PLATFORM, ShareRole.PLATFORM): 940,
+        (COURIER, ShareRole.LOGISTICS): 1200,
+        (MERCHANT, ShareRole.MERCHANT): 17860,
+    }
+
+
+def test_a_rule_with_its_own_shipping_leg_decides_the_whole_shipping_fee():
+    own = rule(commission(500), Leg(BeneficiaryKind.PLATFORM, Basis.SHIPPING_FEE, Computation(rate_bps=1000)))
+    split = compute_split(facts(LineItem("a", "c", 10000, 1), shipping=1000), [own])
+    assert split.per_party() == {(PLATFORM, ShareRole.PLATFORM): 600, (MERCHANT, ShareRole.MERCHANT): 10400}
+
+
+def test_a_future_version_of_the_default_rule_does_not_apply_before_its_time():
+    edited = RuleVersion(
+        version_id=1000,
+        rule_id=DEFAULT.rule_id,
+        priority=DEFAULT.priority,
+        effective_from=T0 + timedelta(days=30),
+        conditions=Conditions(),
+        legs=(commission(1000),),
+    )
+    today = facts(LineItem("a", "c", 10000, 1), paid_at=T0 + timedelta(days=1))
+    assert platform_take(split_with_book(today, [DEFAULT, edited])) == 0
+    later = facts(LineItem("a", "c", 10000, 1), paid_at=T0 + timedelta(days=31))
+    assert platform_take(split_with_book(later, [DEFAULT, edited])) == 1000
+
+
+def test_without_the_default_rule_in_the_book_splitting_refuses_instead_of_guessing():
+    from domain.splitting import NoRuleInEffect
+
+    only_silk = rule(commission(100), conditions=Conditions(categories=frozenset({"silk"})))
+    with pytest.raises(NoRuleInEffect):
+        split_with_book(facts(LineItem("a", "tea", 100, 1)), [only_silk])
+
+
+@pytest.mark.parametrize(
+    ("draft", "field"),
+    [
+        (RuleDraft(0, Conditions(currency="CNY"), (commission(100),)), "conditions"),
+        (RuleDraft(0, Conditions(categories=frozenset({"tea"})), (commission(100),)), "conditions"),
+        (RuleDraft(0, Conditions(), (commission(100, fixed_minor=100),)), "legs[0]"),
+        (RuleDraft(0, Conditions(), (commission(100, max_minor=100),)), "legs[0]"),
+    ],
+)
+def test_the_default_rule_may_hold_only_what_always_matches(draft, field):
+    with pytest.raises(InvalidInput) as caught:
+        validate_rule(draft, is_default=True)
+    assert caught.value.code == ErrorCode.DEFAULT_RULE and caught.value.field == field
+
+
+def test_the_default_rule_takes_rates_and_ranks_below_every_ordinary_rule():
+    validate_rule(RuleDraft(0, Conditions(), (commission(100),)), is_default=True)
+    lowest = rule(commission(200), priority=-1_000_000, version=5)
+    split = split_with_book(facts(LineItem("a", "c", 10000, 1)), [DEFAULT, lowest])
+    assert {line.rule_version_id for line in split.lines} == {5}
+
+
+def test_the_cap_is_a_ceiling_over_many_small_lines():
+    # 100 lines of 0.09 at 30 %: the goods are 9.00, so at most 2.70 (rounding per line took 3.00).
+    items = [LineItem(f"sku-{i:03}", "c", 9, 1) for i in range(100)]
+    split = compute_split(facts(*items), [rule(commission(3000))])
+    assert platform_take(split) == 270
+
+
+def test_the_cap_is_a_ceiling_on_one_line():
+    # 10.09 at 30 % is 3.027: the cap is floor(3.027) = 3.02 (rounding to nearest took 3.03).
+    split = compute_split(facts(LineItem("a", "c", 1009, 1)), [rule(commission(3000))])
+    assert platform_take(split) == 302
+
+
+def test_tiers_apply_to_the_order_not_to_each_line():
+    tiers = Leg(
+        BeneficiaryKind.PLATFORM, Basis.ITEM_AMOUNT, Computation(bands=(Band(0, 10000, 500), Band(10000, None, 200)))
+    )
+    one_line = compute_split(facts(LineItem("a", "c", 20000, 1)), [rule(tiers)])
+    two_lines = compute_split(facts(LineItem("a", "c", 10000, 1), LineItem("b", "c", 10000, 1)), [rule(tiers)])
+    assert platform_take(one_line) == platform_take(two_lines) == 700
+
+
+def test_a_maximum_applies_to_the_order_unless_the_leg_says_per_line():
+    capped = commission(1000, max_minor=500)
+    one_line = compute_split(facts(LineItem("a", "c", 100000, 1)), [rule(capped)])
+    ten_lines = compute_split(facts(*(LineItem(f"s{i}", "c", 10000, 1) for i in range(10))), [rule(capped)])
+    assert platform_take(one_line) == platform_take(ten_lines) == 500
+    per_line = Leg(
+        BeneficiaryKind.PLATFORM, Basis.ITEM_AMOUNT, Computation(rate_bps=1000, max_minor=500), application=PER_LINE
+    )
+    assert (
+        platform_take(compute_split(facts(*(LineItem(f"s{i}", "c", 10000, 1) for i in range(10))), [rule(per_line)]))
+        == 5000
+    )
+
+
+def test_a_per_unit_fee_counts_every_unit():
+    per_unit = Leg(BeneficiaryKind.PLATFORM, Basis.ITEM_AMOUNT, Computation(fixed_minor=50), application=PER_UNIT)
+    split = compute_split(facts(LineItem("a", "c", 1000, 3), LineItem("b", "c", 2000, 1)), [rule(per_unit)])
+    assert platform_take(split) == 200
+
+
+def test_a_per_order_fee_is_attributed_back_to_the_lines_it_was_computed_on():
+    split = compute_split(
+        facts(LineItem("a", "c", 10000, 1), LineItem("b", "c", 30000, 1)), [rule(commission(0, fixed_minor=1000))]
+    )
+    by_line = [{s.role: s.amount_minor for s in line.shares} for line in split.lines]
+    assert [line[ShareRole.PLATFORM] for line in by_line] == [250, 750]
+
+
+def test_an_order_total_leg_draws_from_goods_and_shipping_in_proportion():
+    # 30 % of 120.00: 30.00 from the goods (within the 30 % cap) and 6.00 from the shipping fee; the courier
+    # keeps the rest of the shipping fee because the rule has no SHIPPING_FEE leg.
+    leg = commission(3000, Basis.ORDER_TOTAL)
+    validate_rule(RuleDraft(0, Conditions(), (leg,)))
+    split = compute_split(facts(LineItem("a", "c", 10000, 1), shipping=2000), [rule(leg)])
+    assert split.per_party() == {
+        (PLATFORM, ShareRole.PLATFORM): 3600,
+        (COURIER, ShareRole.LOGISTICS): 1400,
+        (MERCHANT, ShareRole.MERCHANT): 7000,
+    }
+
+
+@pytest.mark.parametrize(
+    ("legs", "code"),
+    [
+        # ORDER_TOTAL legs draw from the shipping fee too: 60 % + 60 % of it is more than there is.
+        (
+            (
+                commission(600, Basis.ORDER_TOTAL),
+                commission(6000, Basis.SHIPPING_FEE),
+                commission(6000, Basis.SHIPPING_FEE),
+            ),
+            ErrorCode.RATE_ABOVE_100_PERCENT,
+        ),
+        ((commission(2000, Basis.ORDER_TOTAL), commission(2000)), ErrorCode.ABOVE_MERCHANT_SHARE_CAP),
+        (
+            (Leg(BeneficiaryKind.PLATFORM, Basis.SHIPPING_FEE, Computation(fixed_minor=1), application=PER_UNIT),),
+            ErrorCode.INVALID_RULE,
+        ),
+    ],
+)
+def test_validation_refuses_what_the_splitter_would_cut(legs, code):
+    with pytest.raises(InvalidInput) as caught:
+        validate_rule(RuleDraft(0, Conditions(), legs))
+    assert caught.value.code == code
+
+
+def test_a_fixed_fee_above_the_cap_at_the_smallest_order_is_refused():
+    # Orders from 10.00: a fixed 5.00 is 50 % of the smallest of them.
+    draft = RuleDraft(0, Conditions(min_amount_minor=1000), (commission(0, fixed_minor=500),))
+    with pytest.raises(InvalidInput) as caught:
+        validate_rule(draft)
+    assert caught.value.code == ErrorCode.ABOVE_MERCHANT_SHARE_CAP
+    validate_rule(RuleDraft(0, Conditions(min_amount_minor=1000), (commission(0, fixed_minor=300),)))
+
+
+def test_a_rule_in_an_unknown_currency_is_refused():
+    with pytest.raises(InvalidInput) as caught:
+        validate_rule(RuleDraft(0, Conditions(currency="RMB"), (commission(100),)))
+    assert caught.value.code == ErrorCode.UNKNOWN_CURRENCY and caught.value.field == "currency"
+
+
+def test_postconditions_are_raised_under_python_dash_o(tmp_path):
+    """A broken allocation is caught by the splitter's own checks even when asserts are stripped."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import domain.splitting as s\n"
+        "from datetime import UTC, datetime\n"
+        "s.allocate = lambda total, weights: (total + 1,) + (0,) * (len(weights) - 1)\n"
+        "from domain.rules import *\n"
+        "r = RuleVersion(1, 1, 0, datetime(2026, 1, 1, tzinfo=UTC), Conditions(),"
+        " (Leg(BeneficiaryKind.PLATFORM, Basis.ITEM_AMOUNT, Computation(rate_bps=100)),))\n"
+        "f = s.PaymentFacts(2, 'GOLD', 1, 3, 'CNY', 'APP', 'CN', datetime(2026, 2, 1, tzinfo=UTC),"
+        " (s.LineItem('a', 'c', 100, 1), s.LineItem('b', 'c', 300, 1)), 50)\n"
+        "try:\n"
+        "    s.compute_split(f, [r, s.default_rule(9, 9, datetime(2000, 1, 1, tzinfo=UTC))])\n"
+        "except s.SplitInvariantViolation as exc:\n"
+        "    print('refused:', exc)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-O", "-c", script], cwd=root, capture_output=True, text=True, check=False)
+    assert result.stdout.startswith("refused:"), result.stdout + result.stderr
+
+
+# --- properties of the semantics ------------------------------------------------------------------------
+
+applications = st.sampled_from([PER_ORDER, PER_LINE, PER_UNIT])
+any_legs = st.builds(
+    lambda beneficiary, basis, computation, application: Leg(
+        beneficiary, basis, computation, application=application if basis is Basis.ITEM_AMOUNT else PER_ORDER
+    ),
+    st.sampled_from([BeneficiaryKind.PLATFORM, BeneficiaryKind.LOGISTICS]),
+    st.sampled_from(list(Basis)),
+    computations,
+    applications,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    items=line_items,
+    legs_=st.lists(any_legs, min_size=1, max_size=4),
+    cap=st.integers(0, 10_000),
+    courier=st.sampled_from([COURIER, None]),
+)
+def test_the_cap_holds_per_payment_and_per_line_whatever_the_legs(items, legs_, cap, courier):
+    """With no shipping fee, what legs take from the goods is what the merchant does not get."""
+    split = compute_split(facts(*items, logistics=courier), [rule(*legs_)], merchant_share_cap_bps=cap)
+    for line in split.lines:
+        merchant = sum(s.amount_minor for s in line.shares if s.role is ShareRole.MERCHANT)
+        assert line.line.amount_minor - merchant <= -(-line.line.amount_minor * cap // 10_000)
+    goods = sum(i.amount_minor for i in items)
+    assert goods - split.per_party().get((MERCHANT, ShareRole.MERCHANT), 0) <= goods * cap // 10_000
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    items=line_items,
+    shipping=st.integers(0, 10**5),
+    legs_=st.lists(any_legs, min_size=1, max_size=4),
+    courier=st.sampled_from([COURIER, None]),
+)
+def test_every_line_is_split_whole_and_the_merchant_keeps_at_least_its_goods_less_the_cap(
+    items, shipping, legs_, courier
+):
+    split = compute_split(facts(*items, shipping=shipping, logistics=courier), [rule(*legs_)])
+    assert sum(split.per_party().values()) == split.total_minor
+    for line in split.lines:
+        assert sum(s.amount_minor for s in line.shares) == line.total_minor
+        assert all(s.amount_minor > 0 for s in line.shares)
+    goods = sum(i.amount_minor for i in items)
+    assert split.per_party().get((MERCHANT, ShareRole.MERCHANT), 0) >= goods - goods * 3000 // 10_000
+
+
+order_legs = st.lists(
+    st.builds(
+        Leg,
+        beneficiary=st.sampled_from([BeneficiaryKind.PLATFORM, BeneficiaryKind.LOGISTICS]),
+        basis=st.sampled_from(list(Basis)),
+        computation=st.builds(
+            Computation,
+            rate_bps=st.integers(0, 3000),
+            fixed_minor=st.integers(0, 5000),
+            bands=st.sampled_from([(), (Band(0, 10000, 500), Band(10000, None, 200))]),
+            min_minor=st.none() | st.integers(0, 1000),
+            max_minor=st.none() | st.integers(1000, 10**6),
+        ),
+    ),
+    min_size=1,
+    max_size=3,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    goods_by_category=st.dictionaries(st.sampled_from(["tea", "silk", "toys"]), st.integers(1, 10**6), min_size=1),
+    shipping=st.integers(0, 10**4),
+    legs_=order_legs,
+    cap=st.integers(0, 10_000),
+    data=st.data(),
+)
+def test_per_order_legs_pay_the_same_however_the_same_goods_are_itemised(goods_by_category, shipping, legs_, cap, data):
+    """PER_ORDER is the decision: the same goods of a category cut into different lines pay every party the same."""
+    whole = [LineItem(f"{category}-all", category, amount, 1) for category, amount in goods_by_category.items()]
+    pieces = []
+    for category, amount in goods_by_category.items():
+        cuts = sorted(data.draw(st.lists(st.integers(0, amount), max_size=4)))
+        bounds = [0, *cuts, amount]
+        pairs = enumerate(itertools.pairwise(bounds))
+        pieces += [LineItem(f"{category}-{i}", category, b - a, 1) for i, (a, b) in pairs]
+    rules = [rule(*legs_, conditions=Conditions(categories=frozenset({"tea"}))), rule(*legs_, version=2)]
+    first = compute_split(facts(*whole, shipping=shipping), rules, merchant_share_cap_bps=cap)
+    second = compute_split(facts(*pieces, shipping=shipping), rules, merchant_share_cap_bps=cap)
+    assert first.per_party() == second.per_party()
