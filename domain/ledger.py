@@ -121,9 +121,6 @@ def check_balanced(postings: Iterable[PostingDraft]) -> None:
         raise UnbalancedEntry(f"journal entry does not balance: {unbalanced}")
 
 
-assert_balanced = check_balanced  # the old name, still used by tests/unit/test_splitting.py
-
-
 @dataclass(frozen=True, slots=True)
 class JournalEntryDraft:
     """An entry about to be posted. It cannot be built unbalanced: every builder below returns one."""
@@ -227,8 +224,3 @@ def reverse(entry: JournalEntryDraft, *, reason: str) -> JournalEntryDraft:
     _require(isinstance(reason, str) and bool(reason.strip()), "a reversal needs a reason")
     negated = tuple(PostingDraft(posting.account, -posting.amount_minor) for posting in entry.postings)
     return JournalEntryDraft(EntryKind.REVERSAL, negated, entry.payment_id, reason.strip())
-
-
-def payment_postings(currency: str, total_minor: int, shares_by_party: Mapping[int, int]) -> list[PostingDraft]:
-    """The postings of capture(); the old name, kept until the payments store calls capture() itself."""
-    return list(capture(currency, total_minor, shares_by_party).postings)

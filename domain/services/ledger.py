@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from tortoise import connections
 from tortoise.expressions import Subquery
 
 from auth.principal import Principal
@@ -19,13 +16,13 @@ from domain.ledger import (
     Bucket,
     EntryKind,
     JournalEntryDraft,
-    PostingDraft,
     SystemAccount,
     check_balanced,
     net_by_account,
 )
 from domain.models import JournalEntry, LedgerAccount, Party, Posting
 from domain.parties import PartyKind
+from domain.services import dialect
 from domain.services.authorization import require
 from domain.services.pagination import Page, PageRequest, fetch_page
 from domain.services.runtime import Runtime
@@ -50,19 +47,6 @@ class AtLeast:
 
     account: AccountKey
     amount_minor: int
-
-
-def _is_postgres() -> bool:
-    return connections.get("default").capabilities.dialect == "postgres"
-
-
-async def _rows(sql: str, *values: Any) -> list[dict[str, Any]]:
-    """Runs `sql`, written with PostgreSQL's $n placeholders (each used once, in order), on either database.
-    Inside a transaction this is the transaction's connection, so row locks taken here are the caller's."""
-    connection = connections.get("default")
-    if connection.capabilities.dialect != "postgres":
-        sql = re.sub(r"\$\d+", "?", sql)
-    return await connection.execute_query_dict(sql, list(values))
 
 
 async def _accounts_for(keys: Iterable[AccountKey]) -> dict[AccountKey, LedgerAccount]:
@@ -99,13 +83,13 @@ async def _lock_balances(account_ids: Iterable[int]) -> dict[int, int]:
     SQLite has no row locks: its transactions run one at a time (tortoise serialises them in the process).
     """
     ids = sorted(set(account_ids))
-    if _is_postgres():
-        rows = await _rows(
+    if dialect.is_postgres():
+        rows = await dialect.rows(
             "SELECT id, balance_minor FROM ledger_accounts WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE",
             ids,
         )
     else:
-        rows = await _rows(
+        rows = await dialect.rows(
             "SELECT id, balance_minor FROM ledger_accounts WHERE id IN (SELECT value FROM json_each($1))",
             json.dumps(ids),
         )
@@ -137,7 +121,7 @@ async def require_at_least(account: AccountKey, amount_minor: int) -> int:
 
 
 async def post_entries(
-    entries: Sequence[JournalEntryDraft] | Sequence[EntryDraft],
+    entries: Sequence[JournalEntryDraft],
     *,
     entry_ids: Sequence[int] | None = None,
     at_least: Sequence[AtLeast] = (),
@@ -150,7 +134,7 @@ async def post_entries(
     The number of statements does not grow with the number of entries, except on SQLite, where each entry
     without an id is one in-process insert.
     """
-    drafts, entry_ids = _from_entry_drafts(entries, entry_ids)
+    drafts = list(entries)
     if not drafts:
         return []
     for draft in drafts:
@@ -184,8 +168,8 @@ async def post_entries(
 
 
 async def _insert_entries(drafts: Sequence[JournalEntryDraft], entry_ids: Sequence[int] | None) -> list[int]:
-    if entry_ids is None and _is_postgres():
-        entry_ids = await next_ids("journal_entries", len(drafts))
+    if entry_ids is None and dialect.is_postgres():
+        entry_ids = await dialect.next_ids("journal_entries", len(drafts))
     if entry_ids is None:
         # SQLite: one writer at a time, no server round trip; the database assigns each id.
         return [(await JournalEntry.create(kind=d.kind.value, payment_id=d.payment_id, memo=d.memo)).id for d in drafts]
@@ -198,70 +182,25 @@ async def _insert_entries(drafts: Sequence[JournalEntryDraft], entry_ids: Sequen
     return list(entry_ids)
 
 
-async def next_ids(table: str, count: int) -> list[int]:
-    """PostgreSQL: `count` new ids from `table`'s id sequence, in one statement."""
-    rows = await _rows(
-        "SELECT nextval(pg_get_serial_sequence($1, 'id')) AS id FROM generate_series(1, $2)", table, count
-    )
-    return sorted(int(row["id"]) for row in rows)
-
-
 async def _move_balances(deltas: dict[int, int]) -> None:
     """One statement whatever the number of accounts; call with the rows locked."""
     if not deltas:
         return
     ids, amounts = zip(*sorted(deltas.items()), strict=True)
-    if _is_postgres():
-        await _rows(
+    if dialect.is_postgres():
+        await dialect.rows(
             "UPDATE ledger_accounts AS a SET balance_minor = a.balance_minor + d.delta "
             "FROM unnest($1::bigint[], $2::bigint[]) AS d(id, delta) WHERE a.id = d.id",
             list(ids),
             list(amounts),
         )
     else:
-        await _rows(
+        await dialect.rows(
             "UPDATE ledger_accounts SET balance_minor = balance_minor + d.delta "
             "FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS delta "
             "FROM json_each($1)) AS d WHERE ledger_accounts.id = d.id",
             json.dumps([list(pair) for pair in zip(ids, amounts, strict=True)]),
         )
-
-
-# --- the payments store's names, until it calls the builders of domain.ledger itself ------------------------
-
-
-@dataclass(frozen=True)
-class EntryDraft:
-    """The old shape of an entry to post: kept until the payments store builds capture() drafts."""
-
-    kind: str
-    payment_id: int | None
-    memo: str | None
-    postings: Sequence[PostingDraft]
-    entry_id: int | None = None  # pre-allocated (PostgreSQL batch path), or None for the database to assign
-
-    def draft(self) -> JournalEntryDraft:
-        return JournalEntryDraft(EntryKind(self.kind), tuple(self.postings), self.payment_id, self.memo)
-
-
-def _from_entry_drafts(
-    entries: Sequence[JournalEntryDraft] | Sequence[EntryDraft], entry_ids: Sequence[int] | None
-) -> tuple[list[JournalEntryDraft], Sequence[int] | None]:
-    if not any(isinstance(entry, EntryDraft) for entry in entries):
-        return list(entries), entry_ids  # type: ignore[arg-type]
-    old = [entry for entry in entries if isinstance(entry, EntryDraft)]
-    if len(old) != len(entries) or entry_ids is not None:
-        raise ValueError("post_entries takes JournalEntryDrafts (with entry_ids=) or EntryDrafts, not both")
-    given = [entry.entry_id for entry in old]
-    if any(entry_id is None for entry_id in given) and any(entry_id is not None for entry_id in given):
-        raise ValueError("either every EntryDraft has a pre-allocated id or none has")
-    return [entry.draft() for entry in old], None if given[0] is None else given  # type: ignore[return-value]
-
-
-async def post_entry(entry: EntryDraft | JournalEntryDraft) -> JournalEntry:
-    """One entry; returns its row. The old name: post_entries([draft]) returns the id without reading it back."""
-    [entry_id] = await post_entries([entry])  # type: ignore[list-item]
-    return await JournalEntry.get(id=entry_id)
 
 
 # --- reads ------------------------------------------------------------------------------------------------
@@ -366,17 +305,17 @@ async def verify_ledger(principal: Principal) -> LedgerCheck:
     require(principal, "ledger:read")
     if principal.party_kind is not PartyKind.PLATFORM:
         raise Forbidden("only platform staff verify the whole ledger")
-    unbalanced = await _rows(
+    unbalanced = await dialect.rows(
         "SELECT DISTINCT entry_id FROM postings GROUP BY entry_id, currency HAVING SUM(amount_minor) <> 0"
     )
-    mismatched = await _rows(
+    mismatched = await dialect.rows(
         "SELECT a.id FROM ledger_accounts a LEFT JOIN (SELECT account_id, SUM(amount_minor) AS total "
         "FROM postings GROUP BY account_id) p ON p.account_id = a.id "
         "WHERE a.balance_minor <> COALESCE(p.total, 0)"
     )
-    allocations = await _rows(_ALLOCATIONS_AGAINST_CAPTURE, EntryKind.CAPTURE.value, Bucket.PENDING.value)
-    totals = await _rows(_TOTAL_AGAINST_CLEARING, EntryKind.CAPTURE.value, SystemAccount.PSP_CLEARING.value)
-    counts = await _rows(
+    allocations = await dialect.rows(_ALLOCATIONS_AGAINST_CAPTURE, EntryKind.CAPTURE.value, Bucket.PENDING.value)
+    totals = await dialect.rows(_TOTAL_AGAINST_CLEARING, EntryKind.CAPTURE.value, SystemAccount.PSP_CLEARING.value)
+    counts = await dialect.rows(
         "SELECT (SELECT COUNT(*) FROM journal_entries) AS entries, (SELECT COUNT(*) FROM ledger_accounts) AS accounts, "
         "(SELECT COUNT(*) FROM payments) AS payments"
     )

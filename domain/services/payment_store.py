@@ -18,10 +18,11 @@ from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from domain.ledger import payment_postings
+from domain.ledger import JournalEntryDraft, capture
 from domain.models import Allocation, Payment, PaymentLine
 from domain.payments import NormalizedPayment, write_order
 from domain.services import ledger
+from domain.services.dialect import next_ids
 from domain.splitting import Split
 
 # SQLSTATEs after which PostgreSQL has rolled the transaction back and the same work may succeed if redone.
@@ -110,9 +111,9 @@ async def _insert_one_by_one(items: list[tuple[NormalizedPayment, Split]]) -> li
             await row.save()
             await PaymentLine.bulk_create(_line_rows(row.id, split))
             await Allocation.bulk_create(_allocation_rows(row.id, payment, split))
-            entry = await ledger.post_entry(_entry(row.id, payment, split))
-            await Payment.filter(id=row.id).update(journal_entry_id=entry.id)
-            row.journal_entry_id = entry.id
+            [entry_id] = await ledger.post_entries([_entry(row.id, payment, split)])
+            await Payment.filter(id=row.id).update(journal_entry_id=entry_id)
+            row.journal_entry_id = entry_id
             rows.append(row)
     return rows
 
@@ -122,23 +123,15 @@ async def _insert_together(items: list[tuple[NormalizedPayment, Split]]) -> list
     locks the balance rows (the PSP clearing account is shared by every payment) last, just before commit, so
     concurrent writers wait on each other as briefly as possible."""
     count = len(items)
-    async with _races_reported(), in_transaction() as connection:
-        payment_ids = await _next_ids(connection, "payments", count)
-        entry_ids = await _next_ids(connection, "journal_entries", count)
+    async with _races_reported(), in_transaction():
+        payment_ids = await next_ids("payments", count)
+        entry_ids = await next_ids("journal_entries", count)
         rows = list(zip(payment_ids, entry_ids, items, strict=True))
         await Payment.bulk_create([_payment_row(p, id=pid, journal_entry_id=eid) for pid, eid, (p, _) in rows])
         await PaymentLine.bulk_create([line for pid, _, (_, split) in rows for line in _line_rows(pid, split)])
         await Allocation.bulk_create([a for pid, _, (p, split) in rows for a in _allocation_rows(pid, p, split)])
-        await ledger.post_entries([_entry(pid, p, split, eid) for pid, eid, (p, split) in rows])
+        await ledger.post_entries([_entry(pid, p, split) for pid, _, (p, split) in rows], entry_ids=entry_ids)
     return list(await Payment.filter(id__in=payment_ids).order_by("id"))
-
-
-async def _next_ids(connection, table: str, count: int) -> list[int]:
-    """`count` ids from the table's sequence, ascending, so that ids follow the write order."""
-    rows = await connection.execute_query_dict(
-        "SELECT nextval(pg_get_serial_sequence($1, 'id')) AS id FROM generate_series(1, $2)", [table, count]
-    )
-    return sorted(int(row["id"]) for row in rows)
 
 
 def _payment_row(payment: NormalizedPayment, **ids: int) -> Payment:
@@ -192,15 +185,15 @@ def _allocation_rows(payment_id: int, payment: NormalizedPayment, split: Split) 
     ]
 
 
-def _entry(payment_id: int, payment: NormalizedPayment, split: Split, entry_id: int | None = None) -> ledger.EntryDraft:
+def _entry(payment_id: int, payment: NormalizedPayment, split: Split) -> JournalEntryDraft:
     """The payment's journal entry: the buyer's money into clearing, each party's share into PENDING."""
     by_party: dict[int, int] = {}
     for (party_id, _role), amount in split.per_party().items():
         by_party[party_id] = by_party.get(party_id, 0) + amount
-    return ledger.EntryDraft(
-        entry_id=entry_id,
-        kind="payment_captured",
+    return capture(
+        payment.currency,
+        payment.total_minor,
+        by_party,
         payment_id=payment_id,
         memo=f"payment {payment.external_order_id}",
-        postings=payment_postings(payment.currency, payment.total_minor, by_party),
     )

@@ -33,7 +33,7 @@ from domain.ledger import (
 from domain.models import Allocation, JournalEntry, LedgerAccount, Payment
 from domain.parties import PartyKind
 from domain.payments import LineItemInput, PaymentInput
-from domain.services import ledger, payments
+from domain.services import dialect, ledger, payments
 from domain.services.pagination import PageRequest
 
 
@@ -95,7 +95,7 @@ async def test_an_entry_tampered_with_after_it_was_built_is_never_posted(make_me
 async def test_entries_posted_with_pre_allocated_ids_keep_them(make_merchant):
     merchant = await make_merchant()
     async with in_transaction():
-        ids = await ledger.next_ids("journal_entries", 2)
+        ids = await dialect.next_ids("journal_entries", 2)
         posted = await ledger.post_entries(
             [capture("CNY", 300, {merchant.id: 300}), release(merchant.id, "CNY", 300)], entry_ids=ids
         )

@@ -23,7 +23,6 @@ from domain.ledger import (
     capture,
     check_balanced,
     net_by_account,
-    payment_postings,
     release,
     reverse,
     settle,
@@ -119,15 +118,6 @@ def test_a_reversal_negates_every_posting_and_says_why():
     ]
     with pytest.raises(LedgerInvariantViolation):
         reverse(original, reason=" ")
-
-
-def test_the_old_payment_postings_name_gives_the_postings_of_a_capture():
-    assert payment_postings("CNY", 1500, {PLATFORM: 300, MERCHANT: 1200}) == list(
-        capture("CNY", 1500, {PLATFORM: 300, MERCHANT: 1200}).postings
-    )
-
-
-# --- the draft and the account refuse what cannot be ---------------------------------------------------------
 
 
 def test_a_draft_cannot_be_built_unbalanced_empty_or_of_an_unknown_kind():
