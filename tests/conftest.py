@@ -13,7 +13,7 @@ import secrets
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -29,6 +29,7 @@ from auth import totp
 from auth.principal import Principal
 from auth.roles import ROLE_PERMISSIONS
 from domain.parties import KycStatus, MerchantTier, PartyKind
+from domain.payments import LineItemInput, PaymentInput
 from domain.services import identity, parties
 from domain.services.parties import MerchantDraft, PartnerDraft
 from domain.services.runtime import Runtime
@@ -378,6 +379,22 @@ def make_user(runtime: Runtime, world: World):
 @pytest.fixture
 def operator(world: World) -> Principal:
     return operator_principal(world.platform_id)
+
+
+def payment_input(merchant_id: int, **overrides: Any) -> PaymentInput:
+    """A fresh payment of 158.00 CNY (three teas at 50.00 and 8.00 shipping), paid a minute ago; override any
+    field. Keys and order ids are new each call."""
+    fields: dict[str, Any] = {
+        "idempotency_key": f"key-{secrets.token_hex(6)}",
+        "merchant_id": merchant_id,
+        "external_order_id": f"order-{secrets.token_hex(6)}",
+        "currency": "CNY",
+        "total_amount": "158.00",
+        "line_items": [LineItemInput("tea-1", "tea", "50.00", 3)],
+        "shipping_fee": "8.00",
+        "paid_at": datetime.now(UTC) - timedelta(minutes=1),
+    }
+    return PaymentInput(**(fields | overrides))
 
 
 async def activate_newest_version(principal: Principal, runtime: Runtime, rule_id: int) -> None:

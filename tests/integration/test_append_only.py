@@ -6,7 +6,6 @@ import importlib
 import secrets
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,8 @@ from tortoise.transactions import in_transaction
 
 from domain.ledger import AccountKey, Bucket, capture
 from domain.models import Allocation, AppendOnlyViolation, LedgerAccount, Payment, PaymentLine, Posting
-from domain.payments import LineItemInput, PaymentInput
 from domain.services import ledger, payments
+from tests.conftest import payment_input
 
 ROOT = Path(__file__).resolve().parents[2]
 MONEY_MIGRATION = importlib.import_module("migrations.0005_append_only_money")
@@ -33,17 +32,7 @@ async def payment(operator, runtime, make_merchant, world) -> Payment:
     recorded = await payments.record_payment(
         operator,
         runtime,
-        PaymentInput(
-            idempotency_key=f"key-{secrets.token_hex(6)}",
-            merchant_id=merchant.id,
-            external_order_id=f"order-{secrets.token_hex(6)}",
-            currency="CNY",
-            total_amount="158.00",
-            line_items=[LineItemInput("tea-1", "tea", "50.00", 3)],
-            shipping_fee="8.00",
-            logistics_partner_id=world.logistics_a_id,
-            paid_at=datetime.now(UTC) - timedelta(minutes=1),
-        ),
+        payment_input(merchant.id, logistics_partner_id=world.logistics_a_id),
     )
     return recorded.payment
 

@@ -7,10 +7,8 @@ import asyncio
 import dataclasses
 import importlib
 import logging
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, contextmanager
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from tortoise import connections
@@ -32,9 +30,9 @@ from domain.ledger import (
 )
 from domain.models import Allocation, JournalEntry, LedgerAccount, Payment
 from domain.parties import PartyKind
-from domain.payments import LineItemInput, PaymentInput
 from domain.services import dialect, ledger, payments
 from domain.services.pagination import PageRequest
+from tests.conftest import payment_input
 
 
 def is_postgres() -> bool:
@@ -283,17 +281,7 @@ async def record_payment(operator, runtime, merchant_id: int, courier_id: int) -
     recorded = await payments.record_payment(
         operator,
         runtime,
-        PaymentInput(
-            idempotency_key=f"key-{secrets.token_hex(6)}",
-            merchant_id=merchant_id,
-            external_order_id=f"order-{secrets.token_hex(6)}",
-            currency="CNY",
-            total_amount="158.00",
-            line_items=[LineItemInput("tea-1", "tea", "50.00", 3)],
-            shipping_fee="8.00",
-            logistics_partner_id=courier_id,
-            paid_at=datetime.now(UTC) - timedelta(minutes=1),
-        ),
+        payment_input(merchant_id, logistics_partner_id=courier_id),
     )
     return recorded.payment
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import secrets
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -15,27 +14,13 @@ from domain.errors import AlreadyExists, ErrorCode, InvalidInput, NotFound
 from domain.ledger import Bucket
 from domain.models import Allocation, AppendOnlyViolation, JournalEntry, Payment, Posting
 from domain.parties import KycStatus
-from domain.payments import LineItemInput, PaymentInput, write_order
+from domain.payments import LineItemInput, write_order
 from domain.rules import Basis, BeneficiaryKind, Computation, Conditions, Leg, RuleDraft
 from domain.services import ledger, payment_store, payments, rules
-from tests.conftest import activate_newest_version
+from tests.conftest import activate_newest_version, payment_input
 from tests.integration.races import key_held_open, writers_waiting
 
 NOW = datetime.now(UTC)
-
-
-def payment_input(merchant_id: int, **overrides) -> PaymentInput:
-    fields = dict(
-        idempotency_key=f"key-{secrets.token_hex(6)}",
-        merchant_id=merchant_id,
-        external_order_id=f"order-{secrets.token_hex(6)}",
-        currency="CNY",
-        total_amount="158.00",
-        line_items=[LineItemInput("tea-1", "tea", "50.00", 3)],
-        shipping_fee="8.00",
-        paid_at=NOW - timedelta(minutes=1),
-    )
-    return PaymentInput(**(fields | overrides))
 
 
 async def test_a_payment_is_split_stored_and_posted_as_one_balanced_entry(operator, runtime, make_merchant, world):
