@@ -174,6 +174,7 @@ def write_order(payment: NormalizedPayment) -> tuple[int, str]:
     """The one order in which every writer inserts new payments (and their lines, allocations and entries).
 
     Two transactions that insert the same keys in different orders each wait on a key the other holds: a
-    deadlock. Sorted by the unique (merchant, idempotency key), any two batches meet their shared keys in the
-    same order, so one simply waits for the other."""
+    deadlock. Sorted by the unique (merchant, idempotency key), any two batches meet their shared idempotency
+    keys in the same order, so one simply waits for the other. (Two batches that share an external order id under
+    different keys can still meet it out of order; the store treats that deadlock as a lost race.)"""
     return (payment.merchant_id, payment.idempotency_key)

@@ -163,7 +163,7 @@ class RuleBook:
         # version ids are unique, so the key is a total order and the result cannot depend on input order.
         self.rules: tuple[RuleVersion, ...] = tuple(sorted(rules, key=RuleVersion.selection_key, reverse=True))
         # What the splitter derives from a rule, kept per rule object for the life of the book.
-        self.prepared: dict[int, tuple[RuleVersion, object]] = {}
+        self.prepared: dict[tuple[int | None, ...], tuple[RuleVersion, object]] = {}
 
     def select(self, line: LineContext) -> RuleVersion | None:
         """The matching version with the highest (priority, specificity, newest)."""
@@ -207,6 +207,9 @@ def validate_rule(
         raise InvalidInput(
             "INVALID_RULE", f"priority must be between {MIN_PRIORITY} and {MAX_PRIORITY}", field="priority"
         )
+    for name, moment in (("conditions.activeFrom", c.active_from), ("conditions.activeUntil", c.active_until)):
+        if moment is not None and moment.tzinfo is None:
+            raise InvalidInput("INVALID_INPUT", f"{name} needs a time zone (e.g. 2026-01-01T00:00:00Z)", field=name)
     if c.min_amount_minor is not None and c.max_amount_minor is not None and c.min_amount_minor >= c.max_amount_minor:
         raise InvalidInput(
             "INVALID_RULE", "conditions.minAmount must be below conditions.maxAmount", field="conditions.minAmount"
@@ -218,7 +221,9 @@ def validate_rule(
     for index, leg in enumerate(draft.legs):
         _validate_leg(leg, f"legs[{index}]", c)
     _validate_rates(draft.legs, merchant_share_cap_bps)
-    if c.min_amount_minor is not None:
+    # The minimum is on the order's goods; only a rule for every category splits all of them, so only then is
+    # the smallest order also the smallest amount its per-order legs apply to.
+    if c.min_amount_minor is not None and not c.categories:
         _validate_smallest_order(draft.legs, c.min_amount_minor, merchant_share_cap_bps)
 
 
@@ -252,6 +257,7 @@ def _validate_leg(leg: Leg, where: str, c: Conditions) -> None:
     if (
         comp.fixed_minor
         and c.min_amount_minor is not None
+        and not c.categories
         and leg.basis is not Basis.SHIPPING_FEE
         and leg.application is LegApplication.PER_ORDER
         and comp.fixed_minor > c.min_amount_minor

@@ -10,14 +10,23 @@ from domain.errors import InvalidInput, NotFound
 NO_SUCH_ID = -1
 
 
+MAX_ID_DIGITS = 18  # database ids are PostgreSQL bigints: 18 digits always fit
+
+
+def database_id(text: object, field: str, what: str = "id") -> int:
+    """A database id from client text: ASCII digits only (int() would take "٣" or " 5 "), and small enough for a
+    bigint, so a malformed id is INVALID_ID naming the field, never a driver error."""
+    value = str(text)
+    if not (value.isascii() and value.isdigit() and len(value) <= MAX_ID_DIGITS):
+        raise InvalidInput("INVALID_ID", f"{field} is not a valid {what}", field=field)
+    return int(value)
+
+
 def global_id_to_int(global_id: relay.GlobalID, type_name: str, field: str = "id") -> int | None:
     """The database id behind a global id of `type_name`; None when it names another type."""
     if global_id.type_name != type_name:
         return None
-    try:
-        return int(global_id.node_id)
-    except ValueError:
-        raise InvalidInput("INVALID_ID", f"{field} is not a valid {type_name} id", field=field) from None
+    return database_id(global_id.node_id, field, f"{type_name} id")
 
 
 def required_id(global_id: relay.GlobalID, type_name: str, what: str, field: str = "id") -> int:

@@ -103,23 +103,6 @@ def _check(requirements: Iterable[AtLeast], accounts: dict[AccountKey, int], bal
             raise InsufficientFunds(requirement.account, held, requirement.amount_minor)
 
 
-async def require_at_least(account: AccountKey, amount_minor: int) -> int:
-    """Locks `account`'s balance row until the transaction ends and raises InsufficientFunds unless the account
-    holds at least `amount_minor`; returns what it holds. Of concurrent callers, each sees what the ones before
-    it committed, so two cannot both spend the same money.
-
-    The lock is taken now. Call it before locking any other ledger row, or, when an entry follows at once, pass
-    `at_least=[AtLeast(account, amount_minor)]` to post_entries instead: it checks under the locks of every
-    account it touches, taken in the global order.
-    """
-    rows = await LedgerAccount.filter(key=account.text).values_list("id", flat=True)
-    balances = await _lock_balances(rows)
-    held = account.held_minor(next(iter(balances.values()), 0))
-    if held < amount_minor:
-        raise InsufficientFunds(account, held, amount_minor)
-    return held
-
-
 async def post_entries(
     entries: Sequence[JournalEntryDraft],
     *,

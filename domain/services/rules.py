@@ -85,7 +85,10 @@ class RuleInput:
     effective_from: datetime | None = None
 
 
-async def _validate(draft: RuleDraft, *, is_default: bool = False) -> None:
+async def _validate(rule: RuleInput, *, is_default: bool = False) -> None:
+    draft = rule.draft
+    if rule.effective_from is not None and rule.effective_from.tzinfo is None:
+        raise InvalidInput("INVALID_INPUT", "effectiveFrom needs a time zone", field="effectiveFrom")
     validate_rule(draft, is_default=is_default)
     named = {leg.party_id for leg in draft.legs if leg.party_id is not None}
     if named:
@@ -108,7 +111,7 @@ async def _validate(draft: RuleDraft, *, is_default: bool = False) -> None:
 async def create_rule(principal: Principal, runtime: Runtime, rule: RuleInput) -> SplitRule:
     require(principal, "rules:write")
     name = normalize_name(rule.name)
-    await _validate(rule.draft)
+    await _validate(rule)
     now = runtime.now()
     async with in_transaction():
         row = await SplitRule.create(
@@ -152,7 +155,7 @@ async def update_rule(principal: Principal, runtime: Runtime, rule_id: int, rule
                 RuleDraft(DEFAULT_RULE_PRIORITY, rule.draft.conditions, rule.draft.legs),
                 rule.effective_from,
             )
-        await _validate(rule.draft, is_default=row.is_default)
+        await _validate(rule, is_default=row.is_default)
         latest = await SplitRuleVersion.filter(rule_id=row.id).order_by("-version").first()
         await _add_version(row, (latest.version if latest else 0) + 1, rule, principal, runtime.now())
         row.name = normalize_name(rule.name)

@@ -10,6 +10,7 @@ import strawberry
 from domain.errors import InvalidInput
 from domain.money import parse_amount
 from domain.rules import Band, Computation, Conditions, Leg, LegApplication, RuleDraft
+from schema.ids import database_id
 from schema.rules.types import BasisEnum, BeneficiaryEnum, LegApplicationEnum
 
 
@@ -88,12 +89,9 @@ def to_draft(data: SplitRuleInput) -> RuleDraft:
     for name, values in (("merchantIds", c.merchant_ids), ("categories", c.categories), ("legs", data.legs)):
         if len(values) > MAX_LIST:
             raise InvalidInput("INVALID_RULE", f"at most {MAX_LIST} {name}", field=name)
-    try:
-        merchant_ids = frozenset(int(i) for i in c.merchant_ids)
-    except ValueError:
-        raise InvalidInput(
-            "INVALID_ID", "conditions.merchantIds must be database ids", field="conditions.merchantIds"
-        ) from None
+    merchant_ids = frozenset(
+        database_id(i, f"conditions.merchantIds[{n}]", "merchant id") for n, i in enumerate(c.merchant_ids)
+    )
     conditions = Conditions(
         merchant_ids=merchant_ids,
         merchant_tiers=frozenset(c.merchant_tiers),
@@ -109,11 +107,7 @@ def to_draft(data: SplitRuleInput) -> RuleDraft:
     legs = []
     for index, leg in enumerate(data.legs):
         where = f"legs[{index}]"
-        party_id = None
-        if leg.party_id is not None:
-            if not str(leg.party_id).isdigit():
-                raise InvalidInput("INVALID_ID", f"{where}.partyId must be a database id", field=f"{where}.partyId")
-            party_id = int(leg.party_id)
+        party_id = None if leg.party_id is None else database_id(leg.party_id, f"{where}.partyId", "party id")
         bands = tuple(
             Band(
                 minor(t.from_amount, f"{where}.tiers[{i}].fromAmount") or 0,

@@ -7,11 +7,11 @@ from typing import Annotated
 import strawberry
 from strawberry import relay
 
-from domain.errors import DomainError, InvalidInput
+from domain.errors import DomainError
 from domain.services import rules as rule_service
 from schema.context import Info
 from schema.errors import NotFoundError, ValidationError, user_error
-from schema.ids import required_id
+from schema.ids import database_id, required_id
 from schema.permissions import describe, requires
 from schema.rules.inputs import SplitRuleInput, to_draft
 from schema.rules.types import SplitRule, rule_from_row
@@ -48,10 +48,7 @@ class ActivateSplitRuleInput:
 
 
 def _version_id(value: strawberry.ID) -> int:
-    text = str(value).strip()
-    if not text.isdigit() or len(text) > 18:
-        raise InvalidInput("INVALID_ID", "versionId must be the id of one of the rule's versions", field="versionId")
-    return int(text)
+    return database_id(value, "versionId", "id of one of the rule's versions")
 
 
 def _rule_id(global_id: relay.GlobalID) -> int:

@@ -21,8 +21,9 @@ BasisEnum = strawberry.enum(
     description="What a leg's share is computed on. ITEM_AMOUNT: the goods amount of the lines the rule matched. "
     "SHIPPING_FEE: those lines' part of the shipping fee; a rule with a SHIPPING_FEE leg decides the whole shipping "
     "fee (what its legs leave goes to the merchant), a rule without one leaves the shipping fee to the order's "
-    "logistics partner. ORDER_TOTAL: both; the share is drawn from the goods and the shipping fee in proportion to "
-    "the two, and only its goods part counts toward the merchant-share cap.",
+    "logistics partner, less what ORDER_TOTAL legs take of it. ORDER_TOTAL: both; the share is drawn from the goods "
+    "and the shipping fee in proportion to the two, and only its goods part counts toward the merchant-share cap "
+    "(so a 2 % ORDER_TOTAL fee costs the merchant 2 % of the goods and the logistics partner 2 % of the shipping).",
 )
 LegApplicationEnum = strawberry.enum(
     LegApplication,

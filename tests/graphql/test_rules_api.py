@@ -144,7 +144,23 @@ async def test_a_rule_in_an_unknown_currency_is_refused_and_the_rules_stay_reada
 async def test_bad_rules_are_refused_naming_the_field(client_for, make_merchant):
     operations = await client_for("platform_operations")
     merchant = await make_merchant()
+    without_zone = "2020-01-01T00:00:00"
+    party_leg = {"beneficiary": "PARTY", "basis": "ITEM_AMOUNT", "rateBps": 100}
     for rule, code, field in (
+        # Each of these four was a server error before: a date without a zone failed every later payment, and
+        # ids that int() or the database could not take failed the request.
+        (
+            rule_input(merchant.id) | {"conditions": {"activeFrom": without_zone}},
+            "INVALID_INPUT",
+            "conditions.activeFrom",
+        ),
+        (rule_input(merchant.id) | {"effectiveFrom": without_zone}, "INVALID_INPUT", "effectiveFrom"),
+        (rule_input(merchant.id) | {"legs": [party_leg | {"partyId": "²"}]}, "INVALID_ID", "legs[0].partyId"),
+        (
+            rule_input(merchant.id) | {"conditions": {"merchantIds": ["9" * 30]}},
+            "INVALID_ID",
+            "conditions.merchantIds[0]",
+        ),
         (rule_input(merchant.id, rate_bps=3500), "ABOVE_MERCHANT_SHARE_CAP", "legs"),
         (rule_input(merchant.id, rate_bps=10_001), "RATE_ABOVE_100_PERCENT", "legs[0].rateBps"),
         (

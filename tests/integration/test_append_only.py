@@ -12,7 +12,7 @@ import pytest
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
-from domain.ledger import AccountKey, Bucket, capture
+from domain.ledger import AccountKey, Bucket, capture, release
 from domain.models import Allocation, AppendOnlyViolation, LedgerAccount, Payment, PaymentLine, Posting
 from domain.services import ledger, payments
 from tests.conftest import payment_input
@@ -307,7 +307,9 @@ async def test_the_readme_database_role_can_record_money_but_not_change_it(payme
             # The service's own posting path needs nothing more: accounts, entries, postings, ordered row locks.
             merchant = AccountKey("CNY", payment.merchant_id, Bucket.PENDING)
             await ledger.post_entries([capture("CNY", 100, {payment.merchant_id: 100}, memo="as the service role")])
-            assert await ledger.require_at_least(merchant, 100) >= 100
+            await ledger.post_entries(
+                [release(payment.merchant_id, "CNY", 100)], at_least=[ledger.AtLeast(merchant, 100)]
+            )
             await connection.execute_script("RESET ROLE")
             raise RolledBack  # the role and everything it did go away with the transaction
     assert outcomes == {

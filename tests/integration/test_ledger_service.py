@@ -135,16 +135,15 @@ async def test_concurrent_posters_on_shared_accounts_all_commit(operator, make_m
 async def test_a_bucket_that_holds_less_than_asked_refuses_with_insufficient_funds(operator, make_merchant):
     merchant = await make_merchant()
     await post(capture("CNY", 1_000, {merchant.id: 1_000}), release(merchant.id, "CNY", 1_000))
-    async with in_transaction():
-        assert await ledger.require_at_least(available(merchant.id), 1_000) == 1_000
     with pytest.raises(ledger.InsufficientFunds) as caught:
-        async with in_transaction():
-            await ledger.require_at_least(available(merchant.id), 1_001)
+        await post(settle(merchant.id, "CNY", 1_001), at_least=[ledger.AtLeast(available(merchant.id), 1_001)])
     assert caught.value.code == ErrorCode.INSUFFICIENT_FUNDS
     assert "1000" in caught.value.message and "1001" in caught.value.message
+    settling = AccountKey("CNY", merchant.id, Bucket.SETTLING)  # no such account yet: it holds nothing
     with pytest.raises(ledger.InsufficientFunds):
-        async with in_transaction():
-            await ledger.require_at_least(AccountKey("CNY", merchant.id, Bucket.SETTLING), 1)  # no account yet
+        await post(release(merchant.id, "CNY", 1), at_least=[ledger.AtLeast(settling, 1)])
+    await post(settle(merchant.id, "CNY", 1_000), at_least=[ledger.AtLeast(available(merchant.id), 1_000)])
+    assert await held(operator, merchant.id) == {"PENDING": 0, "AVAILABLE": 0, "SETTLING": 1_000}
 
 
 async def test_posting_with_a_condition_that_fails_writes_nothing(operator, make_merchant):
@@ -165,22 +164,16 @@ async def test_posting_with_a_condition_that_fails_writes_nothing(operator, make
 
 
 @pytest.mark.postgres_only
-@pytest.mark.parametrize("how", ["require_at_least", "post_entries(at_least=)"])
-async def test_of_concurrent_moves_of_more_than_half_a_balance_exactly_one_succeeds(operator, make_merchant, how):
+async def test_of_concurrent_moves_of_more_than_half_a_balance_exactly_one_succeeds(operator, make_merchant):
     merchant = await make_merchant()
     await post(capture("CNY", 1_000, {merchant.id: 1_000}), release(merchant.id, "CNY", 1_000))
 
     async def move_600() -> str:
         try:
             async with in_transaction():
-                if how == "require_at_least":
-                    await ledger.require_at_least(available(merchant.id), 600)
-                    await asyncio.sleep(0.05)  # without the row lock, every task would have passed by now
-                    await ledger.post_entries([settle(merchant.id, "CNY", 600)])
-                else:
-                    await ledger.post_entries(
-                        [settle(merchant.id, "CNY", 600)], at_least=[ledger.AtLeast(available(merchant.id), 600)]
-                    )
+                await ledger.post_entries(
+                    [settle(merchant.id, "CNY", 600)], at_least=[ledger.AtLeast(available(merchant.id), 600)]
+                )
         except ledger.InsufficientFunds:
             return "refused"
         return "moved"

@@ -552,3 +552,27 @@ def test_per_order_legs_pay_the_same_however_the_same_goods_are_itemised(goods_b
     first = compute_split(facts(*whole, shipping=shipping), rules, merchant_share_cap_bps=cap)
     second = compute_split(facts(*pieces, shipping=shipping), rules, merchant_share_cap_bps=cap)
     assert first.per_party() == second.per_party()
+
+
+def test_rule_dates_without_a_time_zone_are_refused():
+    # A naive date could not be compared with a payment's paidAt: every payment reaching the rule failed.
+    naive = datetime(2020, 1, 1)
+    for conditions, field in (
+        (Conditions(active_from=naive), "conditions.activeFrom"),
+        (Conditions(active_from=T0, active_until=naive), "conditions.activeUntil"),
+    ):
+        with pytest.raises(InvalidInput) as caught:
+            validate_rule(RuleDraft(0, conditions, (commission(100),)))
+        assert caught.value.field == field
+
+
+def test_a_fixed_fee_on_some_categories_is_left_to_the_cap_at_split_time():
+    """The minimum order amount counts every category, so a tea-only rule's smallest tea amount is unknown when it
+    is saved: the rule is accepted, and the cap, a ceiling, holds when the split is computed."""
+    tea_only = Conditions(categories=frozenset({"tea"}), min_amount_minor=10_000)
+    validate_rule(RuleDraft(0, tea_only, (commission(0, fixed_minor=3_000),)))
+    split = compute_split(
+        facts(LineItem("t", "tea", 100, 1), LineItem("s", "silk", 9_900, 1)),
+        [rule(commission(0, fixed_minor=3_000), conditions=tea_only)],
+    )
+    assert platform_take(split) == 30  # floor(1.00 x 30 %)
