@@ -6,6 +6,9 @@ from passlib.context import CryptContext
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256
+# What a login accepts at all: longer input is refused before any hashing (argon2 would hash megabytes).
+MAX_PASSWORD_INPUT_BYTES = 4096
+MAX_EMAIL_LENGTH = 254  # RFC 5321's limit for a forward path
 
 _context = CryptContext(schemes=["argon2"], deprecated="auto")
 # Verified against when the email is unknown, so that a wrong email costs as long as a wrong password.
@@ -26,6 +29,15 @@ def verify_password(password: str, password_hash: str | None) -> bool:
 
 def needs_rehash(password_hash: str) -> bool:
     return _context.needs_update(password_hash)
+
+
+def credential_too_long(email: str | None, password: str | None) -> tuple[str, str] | None:
+    """(field, message) when an email or a password is over what any login accepts, else None."""
+    if email is not None and len(email) > MAX_EMAIL_LENGTH:
+        return "email", f"an email has at most {MAX_EMAIL_LENGTH} characters"
+    if password is not None and len(password.encode("utf-8", "surrogatepass")) > MAX_PASSWORD_INPUT_BYTES:
+        return "password", f"a password has at most {MAX_PASSWORD_INPUT_BYTES} bytes"
+    return None
 
 
 def password_problem(password: str) -> str | None:

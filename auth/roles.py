@@ -31,6 +31,7 @@ PERMISSIONS: dict[str, str] = {
     "apikeys:read": "list API keys in scope",
     "apikeys:write": "create and revoke API keys",
     "platform:configure": "change platform-wide settings such as the two-factor policy",
+    "platform:read": "read platform-wide settings",
 }
 
 # Sensitive permissions: they take effect only in a session that passed two-factor login, and can never be

@@ -104,3 +104,10 @@ async def revoke_api_key(principal: Principal, runtime: Runtime, key_id: int) ->
 async def list_api_keys(principal: Principal, runtime: Runtime, page: PageRequest) -> Page[ApiKey]:
     require(principal, "apikeys:read")
     return await fetch_page(readable(principal, ApiKey), page.checked(runtime.max_page_size))
+
+
+async def api_keys_by_ids(principal: Principal, key_ids: list[int]) -> dict[int, ApiKey]:
+    """For node lookups: keys out of scope are simply missing."""
+    require(principal, "apikeys:read")
+    rows = await readable(principal, ApiKey).filter(id__in=key_ids)
+    return {row.id: row for row in rows}

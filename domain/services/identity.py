@@ -68,11 +68,24 @@ class TotpEnrollmentConfirmed:
 
 
 def normalize_email(email: str) -> str:
+    too_long = passwords.credential_too_long(email, None)
+    if too_long:
+        raise InvalidInput(ErrorCode.CREDENTIAL_TOO_LONG, too_long[1], field="email")
     cleaned = email.strip().lower()
     local, at, domain = cleaned.partition("@")
-    if not at or not local or "." not in domain or " " in cleaned or len(cleaned) > 254:
-        raise InvalidInput("INVALID_EMAIL", f"{email!r} is not an email address", field="email")
+    if not at or not local or "." not in domain or " " in cleaned:
+        raise InvalidInput("INVALID_EMAIL", f"{email[:80]!r} is not an email address", field="email")
     return cleaned
+
+
+def refuse_oversized_credentials(email: str | None, password: str | None) -> None:
+    """A typed client error, before any lookup or hashing, for input no account can have."""
+    too_long = passwords.credential_too_long(email, password)
+    if too_long:
+        raise InvalidInput(ErrorCode.CREDENTIAL_TOO_LONG, too_long[1], field=too_long[0])
+
+
+MAX_CODE_LENGTH = 64  # a TOTP code is 6 digits and a recovery code 11 characters; anything far longer is junk
 
 
 # --- login ---------------------------------------------------------------------------------------------
@@ -82,11 +95,12 @@ async def login(
     runtime: Runtime, email: str, password: str, client: ClientInfo = NO_CLIENT
 ) -> IssuedTokens | MfaTicketIssued:
     """Step one: the password. Returns tokens, or a ticket for the second step."""
+    refuse_oversized_credentials(email, password)
     user = await User.filter(email=email.strip().lower()).select_related("party").first()
     password_ok = passwords.verify_password(password, user.password_hash if user else None)
     now = runtime.now()
-    if user is None or not user.is_active:
-        await auth_events.record("login_failed", client=client, detail="unknown or disabled user")
+    if user is None or not user.is_active or not user.party.is_active:
+        await auth_events.record("login_failed", client=client, detail="unknown or disabled user or party")
         raise AuthenticationFailed(LOGIN_FAILED)
     if _locked(user, now):
         await auth_events.record("login_refused_locked", user_id=user.id, party_id=user.party_id, client=client)
@@ -106,10 +120,14 @@ async def login(
 
 async def verify_mfa(runtime: Runtime, challenge_token: str, code: str, client: ClientInfo = NO_CLIENT) -> IssuedTokens:
     """Step two: a TOTP code or an unused recovery code for a challenge from `login`."""
+    if len(code) > MAX_CODE_LENGTH:
+        raise InvalidInput(
+            ErrorCode.CREDENTIAL_TOO_LONG, f"a code has at most {MAX_CODE_LENGTH} characters", field="code"
+        )
     now = runtime.now()
     ticket = await _live_ticket(challenge_token, CHALLENGE, now)
     user = await User.filter(id=ticket.user_id).select_related("party").get()
-    if not user.is_active or _locked(user, now) or not user.totp_enabled:
+    if not user.is_active or not user.party.is_active or _locked(user, now) or not user.totp_enabled:
         raise AuthenticationFailed(LOGIN_FAILED)
     if not await _accept_second_factor(runtime, user, code, now):
         await _register_failure(runtime, user, client, "wrong two-factor code")
@@ -247,6 +265,7 @@ async def refresh(runtime: Runtime, refresh_token: str) -> IssuedTokens:
                 or session.expires_at <= now
                 or stored.expires_at <= now
                 or not user.is_active
+                or not user.party.is_active
             ):
                 raise AuthenticationFailed("refresh token is invalid", code="INVALID_REFRESH_TOKEN")
             stored.rotated_at = now
@@ -321,9 +340,9 @@ async def principal_for_access_token(runtime: Runtime, token: str) -> Principal:
     if session is None or session.revoked_at is not None or session.expires_at <= now:
         raise AuthenticationFailed("access token rejected: session ended", code="INVALID_TOKEN")
     user: User = session.user
-    if not user.is_active:
-        raise AuthenticationFailed("access token rejected: user disabled", code="INVALID_TOKEN")
     party: Party = user.party
+    if not user.is_active or not party.is_active:
+        raise AuthenticationFailed("access token rejected: user or party disabled", code="INVALID_TOKEN")
     return Principal(
         user_id=user.id,
         party_id=party.id,

@@ -10,7 +10,7 @@ from auth import passwords
 from auth.principal import Principal
 from auth.roles import ROLE_PARTY_KIND, permissions_for
 from auth.scoping import readable, writable
-from domain.errors import DomainError, Forbidden, InvalidInput, NotFound
+from domain.errors import AlreadyExists, DomainError, ErrorCode, Forbidden, InvalidInput, NotFound
 from domain.models import AuthSession, Party, RecoveryCode, User
 from domain.services import auth_events, identity
 from domain.services.auth_events import NO_CLIENT, ClientInfo
@@ -42,11 +42,36 @@ async def create_user(principal: Principal, runtime: Runtime, new: NewUser) -> U
     _check_grant(principal, new.role)
     if not await writable(principal, Party).filter(id=new.party_id).exists():
         raise NotFound("party", field="partyId")
-    user = await identity.create_user_unchecked(new.email, new.password, new.role, new.party_id, new.display_name)
+    address = identity.normalize_email(new.email)
+    await _refuse_taken_email(principal, address, new.party_id)
+    try:
+        user = await identity.create_user_unchecked(address, new.password, new.role, new.party_id, new.display_name)
+    except AlreadyExists:
+        # Lost a race with a create of the same email: answer as if it had been seen above.
+        await _refuse_taken_email(principal, address, new.party_id)
+        raise
     await auth_events.record(
         "user_created", user_id=user.id, party_id=user.party_id, actor=principal, detail=f"role {user.role}"
     )
     return await User.filter(id=user.id).select_related("party").get()
+
+
+EMAIL_NOT_AVAILABLE = "this email cannot be used for a new user: choose another address, or ask the platform"
+
+
+async def _refuse_taken_email(principal: Principal, address: str, party_id: int) -> None:
+    """A taken email is named as a duplicate only to a caller who may see its owner. Anyone else (a merchant
+    admin, for an email of another party's user) gets an answer that names no user and no party, and the
+    attempt is recorded, so that probing which addresses have accounts shows in the auth events."""
+    existing = await User.filter(email=address).first()
+    if existing is None:
+        return
+    if await readable(principal, User).filter(id=existing.id).exists():
+        raise AlreadyExists("DUPLICATE_EMAIL", f"a user with email {address} already exists", field="email")
+    await auth_events.record(
+        "user_create_refused", party_id=party_id, actor=principal, detail="email not available to this caller"
+    )
+    raise InvalidInput(ErrorCode.EMAIL_NOT_AVAILABLE, EMAIL_NOT_AVAILABLE, field="email")
 
 
 async def _writable_user(principal: Principal, user_id: int) -> User:
@@ -117,6 +142,10 @@ async def change_password(
     principal: Principal, runtime: Runtime, current_password: str, new_password: str, client: ClientInfo = NO_CLIENT
 ) -> None:
     """Changes the caller's own password and ends their other sessions."""
+    for field, value in (("currentPassword", current_password), ("newPassword", new_password)):
+        too_long = passwords.credential_too_long(None, value)
+        if too_long:
+            raise InvalidInput(ErrorCode.CREDENTIAL_TOO_LONG, too_long[1], field=field)
     user = await identity.current_user(principal)
     if not passwords.verify_password(current_password, user.password_hash):
         raise InvalidInput("WRONG_PASSWORD", "the current password is not right", field="currentPassword")

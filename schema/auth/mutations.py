@@ -27,11 +27,15 @@ from schema.merchants.types import party_from_row
 from schema.permissions import describe, requires
 
 LoginResult = Annotated[
-    AuthTokens | MfaChallenge | MfaEnrollmentRequired | AuthFailure,
-    strawberry.union("LoginResult", description="Tokens, the next two-factor step, or why login failed."),
+    AuthTokens | MfaChallenge | MfaEnrollmentRequired | AuthFailure | ValidationError,
+    strawberry.union(
+        "LoginResult",
+        description="Tokens, the next two-factor step, why login failed, or an email or password over the limits.",
+    ),
 ]
 VerifyMfaResult = Annotated[
-    AuthTokens | AuthFailure, strawberry.union("VerifyMfaResult", description="Tokens, or why the code was refused.")
+    AuthTokens | AuthFailure | ValidationError,
+    strawberry.union("VerifyMfaResult", description="Tokens, why the code was refused, or a code over the limits."),
 ]
 RefreshTokenResult = Annotated[
     AuthTokens | AuthFailure,
@@ -147,6 +151,14 @@ def _failure(exc: AuthenticationFailed) -> AuthFailure:
     return AuthFailure(code=exc.code, message=exc.message)
 
 
+def _no_store(info: Info) -> None:
+    """Answers that may carry tokens must not be kept by a browser, a proxy or a shared cache."""
+    response = info.context.response
+    if response is not None:
+        response.headers["cache-control"] = "no-store"
+        response.headers["pragma"] = "no-cache"
+
+
 @strawberry.type
 class AuthMutation:
     @strawberry.mutation(
@@ -154,10 +166,13 @@ class AuthMutation:
         "get the same answer; 5 failures in a row lock the account for 15 minutes."
     )
     async def login(self, info: Info, input: LoginInput) -> LoginResult:
+        _no_store(info)
         try:
             outcome = await identity.login(info.context.runtime, input.email, input.password, client_of(info))
         except AuthenticationFailed as exc:
             return _failure(exc)
+        except InvalidInput as exc:
+            return user_error(exc)
         if isinstance(outcome, MfaTicketIssued):
             if outcome.purpose == identity.CHALLENGE:
                 return MfaChallenge(challenge_token=outcome.token, expires_at=outcome.expires_at)
@@ -169,10 +184,13 @@ class AuthMutation:
         "code. Wrong codes count toward the lockout."
     )
     async def verify_mfa(self, info: Info, input: VerifyMfaInput) -> VerifyMfaResult:
+        _no_store(info)
         try:
             issued = await identity.verify_mfa(info.context.runtime, input.challenge_token, input.code, client_of(info))
         except AuthenticationFailed as exc:
             return _failure(exc)
+        except InvalidInput as exc:
+            return user_error(exc)
         return tokens_type(issued)
 
     @strawberry.mutation(
@@ -198,6 +216,7 @@ class AuthMutation:
     async def confirm_totp_enrollment(
         self, info: Info, input: ConfirmTotpEnrollmentInput
     ) -> ConfirmTotpEnrollmentResult:
+        _no_store(info)
         principal = info.context.principal if info.context.principal.is_authenticated else None
         try:
             confirmed = await identity.confirm_totp_enrollment(
@@ -221,6 +240,7 @@ class AuthMutation:
         "refresh token works once; using it again ends the whole session."
     )
     async def refresh_token(self, info: Info, input: RefreshTokenInput) -> RefreshTokenResult:
+        _no_store(info)
         try:
             issued = await identity.refresh(info.context.runtime, input.refresh_token)
         except AuthenticationFailed as exc:

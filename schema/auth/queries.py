@@ -98,7 +98,7 @@ class AuthQuery:
         return to_connection(page, auth_event_from_row)
 
     @strawberry.field(
-        description=describe("Platform-wide settings.", "users:read"), extensions=[requires("users:read")]
+        description=describe("Platform-wide settings.", "platform:read"), extensions=[requires("platform:read")]
     )
     async def platform_settings(self, info: Info) -> PlatformSettings:
         return settings_type(await platform_settings.current())

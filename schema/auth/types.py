@@ -12,6 +12,7 @@ from strawberry import relay
 
 from auth.api_keys import PREFIX as API_KEY_PREFIX
 from auth.roles import ROLE_PARTY_KIND
+from domain.services import api_keys as api_key_service
 from domain.services import users as user_service
 from schema.context import Info
 from schema.errors import ErrorCodeEnum
@@ -157,6 +158,12 @@ class ApiKey(relay.Node):
     async def party(self, info: Info) -> Party | None:
         row = await info.context.loaders.party.load(self.party_id)
         return party_from_row(row) if row is not None else None
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False) -> list[Any]:
+        ids = [int(i) for i in node_ids]
+        rows = await api_key_service.api_keys_by_ids(info.context.principal, ids)
+        return [api_key_from_row(rows[i]) if i in rows else None for i in ids]
 
 
 def api_key_from_row(row: Any) -> ApiKey:

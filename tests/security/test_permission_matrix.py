@@ -38,7 +38,7 @@ MATRIX: dict[str, set[str]] = {
     "users": {"platform_admin", "platform_auditor", "merchant_admin"},
     "apiKeys": {"platform_admin", "platform_auditor", "merchant_admin"},
     "authEvents": {"platform_admin", "platform_auditor"},
-    "platformSettings": {"platform_admin", "platform_auditor", "merchant_admin"},
+    "platformSettings": {"platform_admin", "platform_auditor"},
     # mutations
     "login": EVERYONE,
     "verifyMfa": EVERYONE,
