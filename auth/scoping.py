@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from tortoise.expressions import Q, ResolveContext, Subquery
+from tortoise.filters import Like
 from tortoise.models import Model
+from tortoise.query_utils import QueryModifier
 from tortoise.queryset import QuerySet
 
 from auth.principal import Principal
@@ -19,27 +22,33 @@ from domain.parties import PartyKind
 
 M = TypeVar("M", bound=Model)
 
-Filter = dict[str, Any]
-Rule = Callable[[Principal], Filter]
+Filter = dict[str, Any] | Q
+# A rule sees the principal and the model it filters (to reach related models through scoping itself).
+Rule = Callable[[Principal, type[Model]], Filter]
 
 EVERYTHING: Filter = {}
 NOTHING: Filter = {"id__in": []}
 
 
-def _everything(_: Principal) -> Filter:
+def _everything(_: Principal, __: type[Model]) -> Filter:
     return EVERYTHING
 
 
-def _own_party(principal: Principal) -> Filter:
+def _own_party(principal: Principal, _: type[Model]) -> Filter:
     return {"id": principal.party_id}
 
 
-def _rows_of_own_party(principal: Principal) -> Filter:
+def _rows_of_own_party(principal: Principal, _: type[Model]) -> Filter:
     return {"party_id": principal.party_id}
 
 
-def _own_user(principal: Principal) -> Filter:
+def _own_user(principal: Principal, _: type[Model]) -> Filter:
     return {"user_id": principal.user_id} if principal.user_id is not None else NOTHING
+
+
+def _related(model: type[Model], relation: str) -> type[Model]:
+    # auth/ may not import domain.models (a sibling layer): related models are reached through the relation.
+    return model._meta.fields_map[relation].related_model
 
 
 _PLATFORM, _MERCHANT, _LOGISTICS, _SUPPLIER = (
@@ -79,7 +88,7 @@ READ_RULES["ApiKey"] = {
 }
 
 
-def _own_or_logistics_carried(principal: Principal) -> Filter:
+def _own_or_logistics_carried(principal: Principal, _: type[Model]) -> Filter:
     # A logistics partner sees the payments it carried; the other parties' shares stay hidden (Allocation).
     if principal.party_kind is PartyKind.LOGISTICS:
         return {"logistics_party_id": principal.party_id}
@@ -91,10 +100,11 @@ READ_RULES["Payment"] = {
     _MERCHANT: _own_or_logistics_carried,
     _LOGISTICS: _own_or_logistics_carried,
 }
+# A logistics partner sees the order reference and its own shares of the payments it carried, not the merchant's
+# line items (SKUs and prices): it needs them for nothing, so it has no rule for them.
 READ_RULES["PaymentLine"] = {
     _PLATFORM: _everything,
-    _MERCHANT: lambda p: {"payment__merchant_id": p.party_id},
-    _LOGISTICS: lambda p: {"payment__logistics_party_id": p.party_id},
+    _MERCHANT: lambda p, _: {"payment__merchant_id": p.party_id},
 }
 READ_RULES["Allocation"] = {
     _PLATFORM: _everything,
@@ -104,8 +114,71 @@ READ_RULES["Allocation"] = {
 }
 READ_RULES["LedgerAccount"] = READ_RULES["Allocation"]
 READ_RULES["Posting"] = READ_RULES["Allocation"]
-READ_RULES["SplitRule"] = {_PLATFORM: _everything}
-READ_RULES["SplitRuleVersion"] = {_PLATFORM: _everything}
+
+
+def _entries_touching_own_accounts(principal: Principal, model: type[Model]) -> Filter:
+    # An entry is in scope when one of its postings is: a party sees the entries that moved its money.
+    postings = readable(principal, _related(model, "postings"))
+    return {"id__in": Subquery(postings.values("entry_id"))}
+
+
+READ_RULES["JournalEntry"] = {
+    _PLATFORM: _everything,
+    _MERCHANT: _entries_touching_own_accounts,
+    _LOGISTICS: _entries_touching_own_accounts,
+    _SUPPLIER: _entries_touching_own_accounts,
+}
+
+
+class _Like(Q):
+    """`column LIKE pattern` with the pattern's wildcards as written (tortoise's lookups escape them)."""
+
+    __slots__ = ("_column", "_pattern")
+
+    def __init__(self, column: str, pattern: str) -> None:
+        super().__init__()
+        self._column, self._pattern = column, pattern
+
+    def resolve(self, resolve_context: ResolveContext) -> QueryModifier:
+        column = resolve_context.table[self._column]
+        return QueryModifier(where_criterion=Like(column, column.wrap_constant(self._pattern)))
+
+
+# A version's conditions are stored as canonical JSON (domain.rules.conditions_to_dict, json.dumps): merchant ids
+# come first, as a sorted list of integers, and `], "merchant_tiers": [` closes that list and appears nowhere else
+# (a quote inside a string value is escaped). So these patterns match exactly the versions with no merchant
+# condition or with the merchant among their merchant ids, whatever strings the other conditions hold.
+_NO_MERCHANT_CONDITION = '{"merchant_ids": [], %'
+_MERCHANT_IDS = '{"merchant_ids": ['
+_END_OF_MERCHANT_IDS = '], "merchant_tiers": ['
+
+
+def _conditions_can_name(merchant_id: int) -> Q:
+    n = int(merchant_id)
+    return Q(
+        _Like("conditions", _NO_MERCHANT_CONDITION),
+        _Like("conditions", f"{_MERCHANT_IDS}{n}{_END_OF_MERCHANT_IDS}%"),  # the only one
+        _Like("conditions", f"{_MERCHANT_IDS}{n}, %"),  # the first of several
+        _Like("conditions", f"{_MERCHANT_IDS}%, {n}{_END_OF_MERCHANT_IDS}%"),  # the last
+        _Like("conditions", f"{_MERCHANT_IDS}%, {n}, %{_END_OF_MERCHANT_IDS}%"),  # one in between
+        join_type=Q.OR,
+    )
+
+
+def _versions_that_can_apply_to_own_merchant(principal: Principal, _: type[Model]) -> Filter:
+    # A merchant checks its commission: it reads, never changes, the activated versions of active rules that can
+    # apply to it (the default rule among them), never a version that names only other merchants.
+    assert principal.party_id is not None
+    return Q(activated_at__isnull=False, rule__status="ACTIVE") & _conditions_can_name(principal.party_id)
+
+
+def _rules_that_can_apply_to_own_merchant(principal: Principal, model: type[Model]) -> Filter:
+    versions = readable(principal, _related(model, "versions"))
+    return {"status": "ACTIVE", "id__in": Subquery(versions.values("rule_id"))}
+
+
+READ_RULES["SplitRule"] = {_PLATFORM: _everything, _MERCHANT: _rules_that_can_apply_to_own_merchant}
+READ_RULES["SplitRuleVersion"] = {_PLATFORM: _everything, _MERCHANT: _versions_that_can_apply_to_own_merchant}
 READ_RULES["AuthEvent"] = {
     _PLATFORM: _everything,
     _MERCHANT: _rows_of_own_party,
@@ -138,26 +211,27 @@ WRITE_RULES: dict[str, dict[PartyKind, Rule]] = {
 }
 
 
-def read_filter(principal: Principal, model_name: str) -> Filter:
-    return _filter(READ_RULES, principal, model_name)
+def read_filter(principal: Principal, model: type[Model]) -> Q:
+    return _filter(READ_RULES, principal, model)
 
 
-def write_filter(principal: Principal, model_name: str) -> Filter:
-    return _filter(WRITE_RULES, principal, model_name)
+def write_filter(principal: Principal, model: type[Model]) -> Q:
+    return _filter(WRITE_RULES, principal, model)
 
 
-def _filter(table: dict[str, dict[PartyKind, Rule]], principal: Principal, model_name: str) -> Filter:
+def _filter(table: dict[str, dict[PartyKind, Rule]], principal: Principal, model: type[Model]) -> Q:
     if not principal.is_authenticated or principal.party_kind is None or principal.party_id is None:
-        return NOTHING
-    rule = table.get(model_name, {}).get(principal.party_kind)
-    return NOTHING if rule is None else rule(principal)
+        return Q(**NOTHING)
+    rule = table.get(model.__name__, {}).get(principal.party_kind)
+    found = NOTHING if rule is None else rule(principal, model)
+    return found if isinstance(found, Q) else Q(**found)
 
 
 def readable(principal: Principal, model: type[M]) -> QuerySet[M]:
     """The rows of `model` that `principal` may read: the start of every read."""
-    return model.filter(**read_filter(principal, model.__name__))
+    return model.filter(read_filter(principal, model))
 
 
 def writable(principal: Principal, model: type[M]) -> QuerySet[M]:
     """The rows of `model` that `principal` may change."""
-    return model.filter(**write_filter(principal, model.__name__))
+    return model.filter(write_filter(principal, model))

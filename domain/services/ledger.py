@@ -208,19 +208,23 @@ async def balances(principal: Principal, party_id: int) -> list[Balance]:
 async def list_entries(
     principal: Principal, runtime: Runtime, page: PageRequest, party_id: int | None = None
 ) -> Page[JournalEntry]:
-    """Entries that touch an account the caller may read (all of them, for the platform), newest first.
+    """Entries in the caller's scope (auth/scoping.py: the ones touching an account it may read; all of them for
+    the platform), newest first; with `party_id`, those touching that party's accounts.
 
-    The entries in scope are a subquery the database evaluates: a party may have more entries than a statement
-    can take parameters (32,767 on PostgreSQL), so their ids never travel through Python."""
+    Both are subqueries the database evaluates: a party may have more entries than a statement can take
+    parameters (32,767 on PostgreSQL), so their ids never travel through Python."""
     require(principal, "ledger:read")
-    postings = readable(principal, Posting)
+    query = readable(principal, JournalEntry)
     if party_id is not None:
-        postings = postings.filter(party_id=party_id)
-    scoped = principal.party_kind is not PartyKind.PLATFORM
-    query = JournalEntry.all()
-    if scoped or party_id is not None:
+        postings = readable(principal, Posting).filter(party_id=party_id)
         query = query.filter(id__in=Subquery(postings.values_list("entry_id", flat=True)))
     return await fetch_page(query, page.checked(runtime.max_page_size))
+
+
+async def entries_by_ids(principal: Principal, entry_ids: list[int]) -> dict[int, JournalEntry]:
+    """For node lookups: the entries among `entry_ids` in the caller's scope."""
+    require(principal, "ledger:read")
+    return {row.id: row for row in await readable(principal, JournalEntry).filter(id__in=entry_ids)}
 
 
 async def postings_of(principal: Principal, entry_ids: list[int]) -> dict[int, list[Posting]]:
