@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import anyio
+import anyio.to_thread
 from passlib.context import CryptContext
 
 MIN_PASSWORD_LENGTH = 12
@@ -13,6 +15,21 @@ MAX_EMAIL_LENGTH = 254  # RFC 5321's limit for a forward path
 _context = CryptContext(schemes=["argon2"], deprecated="auto")
 # Verified against when the email is unknown, so that a wrong email costs as long as a wrong password.
 _DUMMY_HASH = _context.hash("splitledger-timing-equaliser")
+
+
+# argon2 takes a few hundred milliseconds of CPU and 64 MB per hash. It runs in worker threads, never on the event
+# loop (one request's login would stall every other request of the process), and only this many at once, so a
+# burst of logins queues here instead of exhausting memory or starving the thread pool.
+HASHING_CONCURRENCY = 4
+_hashing_slots = anyio.CapacityLimiter(HASHING_CONCURRENCY)
+
+
+async def hash_password_off_loop(password: str) -> str:
+    return await anyio.to_thread.run_sync(hash_password, password, limiter=_hashing_slots)
+
+
+async def verify_password_off_loop(password: str, password_hash: str | None) -> bool:
+    return await anyio.to_thread.run_sync(verify_password, password, password_hash, limiter=_hashing_slots)
 
 
 def hash_password(password: str) -> str:

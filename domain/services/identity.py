@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import segno
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
+from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from auth import api_keys, passwords, totp
@@ -96,60 +96,85 @@ async def login(
 ) -> IssuedTokens | MfaTicketIssued:
     """Step one: the password. Returns tokens, or a ticket for the second step."""
     refuse_oversized_credentials(email, password)
-    user = await User.filter(email=email.strip().lower()).select_related("party").first()
-    password_ok = passwords.verify_password(password, user.password_hash if user else None)
+    address = email.strip().lower()
     now = runtime.now()
+    # The gate comes first, in one statement: concurrent guesses each take a slot or are refused, so no more
+    # passwords are ever checked than the lockout allows, however many arrive at once.
+    admitted = await _take_attempt(runtime, now, email=address)
+    user = await User.filter(email=address).select_related("party").first()
+    checkable = user is not None and admitted
+    password_ok = await passwords.verify_password_off_loop(password, user.password_hash if checkable else None)
     if user is None or not user.is_active or not user.party.is_active:
         await auth_events.record("login_failed", client=client, detail="unknown or disabled user or party")
         raise AuthenticationFailed(LOGIN_FAILED)
-    if _locked(user, now):
+    if not admitted:
         await auth_events.record("login_refused_locked", user_id=user.id, party_id=user.party_id, client=client)
         raise AuthenticationFailed(LOGIN_FAILED)
     if not password_ok:
         await _register_failure(runtime, user, client, "wrong password")
         raise AuthenticationFailed(LOGIN_FAILED)
     if passwords.needs_rehash(user.password_hash):
-        await User.filter(id=user.id).update(password_hash=passwords.hash_password(password))
+        await User.filter(id=user.id).update(password_hash=await passwords.hash_password_off_loop(password))
     if user.totp_enabled:
+        await _give_back_attempt(user.id)  # the password was right; the code will take a slot of its own
         return await _issue_ticket(user, CHALLENGE, now)
     settings = await platform_settings.current()
     if role_requires_mfa(user.role, party_users_require_mfa=settings.party_users_require_mfa):
+        await _give_back_attempt(user.id)
         return await _issue_ticket(user, ENROLLMENT, now)
     return await _open_session(runtime, user, mfa_passed=False, client=client)
 
 
 async def verify_mfa(runtime: Runtime, challenge_token: str, code: str, client: ClientInfo = NO_CLIENT) -> IssuedTokens:
-    """Step two: a TOTP code or an unused recovery code for a challenge from `login`."""
+    """Step two: a TOTP code or an unused recovery code for a challenge from `login`.
+
+    A challenge is spent by the first code sent with it, right or wrong: a wrong code means logging in again
+    (where the password gate counts), so one challenge can never carry more than one guess."""
     if len(code) > MAX_CODE_LENGTH:
         raise InvalidInput(
             ErrorCode.CREDENTIAL_TOO_LONG, f"a code has at most {MAX_CODE_LENGTH} characters", field="code"
         )
     now = runtime.now()
-    ticket = await _live_ticket(challenge_token, CHALLENGE, now)
+    ticket = await _spend_ticket(challenge_token, CHALLENGE, now)
+    if not await _take_attempt(runtime, now, user_id=ticket.user_id):
+        raise AuthenticationFailed(LOGIN_FAILED)
     user = await User.filter(id=ticket.user_id).select_related("party").get()
-    if not user.is_active or not user.party.is_active or _locked(user, now) or not user.totp_enabled:
+    if not user.is_active or not user.party.is_active or not user.totp_enabled:
         raise AuthenticationFailed(LOGIN_FAILED)
     if not await _accept_second_factor(runtime, user, code, now):
         await _register_failure(runtime, user, client, "wrong two-factor code")
         raise AuthenticationFailed(LOGIN_FAILED)
-    # The ticket is spent exactly once, even if two requests race with valid codes.
-    if not await MfaTicket.filter(id=ticket.id, used_at__isnull=True).update(used_at=now):
-        raise AuthenticationFailed(LOGIN_FAILED)
     return await _open_session(runtime, user, mfa_passed=True, client=client)
 
 
-def _locked(user: User, now: datetime) -> bool:
-    return user.locked_until is not None and user.locked_until > now
+async def _take_attempt(
+    runtime: Runtime, now: datetime, *, email: str | None = None, user_id: int | None = None
+) -> bool:
+    """Takes one of the account's attempts, atomically: true unless it is locked or every attempt is taken.
+
+    `failed_attempts` counts attempts failed or still being checked; success resets it, a right password
+    followed by a second step gives its slot back, and a failure that fills the last slot locks the account."""
+    query = User.filter(email=email) if email is not None else User.filter(id=user_id)
+    admitted = await (
+        query.filter(failed_attempts__lt=runtime.lockout_attempts)
+        .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
+        .update(failed_attempts=F("failed_attempts") + 1)
+    )
+    return bool(admitted)
+
+
+async def _give_back_attempt(user_id: int) -> None:
+    await User.filter(id=user_id, failed_attempts__gt=0).update(failed_attempts=F("failed_attempts") - 1)
 
 
 async def _register_failure(runtime: Runtime, user: User, client: ClientInfo, why: str) -> None:
-    """Counts a failed attempt atomically (each alias and each operation counts); locks at the limit."""
-    await User.filter(id=user.id).update(failed_attempts=F("failed_attempts") + 1)
+    """Records a failed attempt (its slot was taken at the gate); the failure that fills the last slot locks."""
     await auth_events.record("login_failed", user_id=user.id, party_id=user.party_id, client=client, detail=why)
-    fresh = await User.get(id=user.id)
-    if fresh.failed_attempts >= runtime.lockout_attempts:
-        locked_until = runtime.now() + runtime.lockout_duration
-        await User.filter(id=user.id).update(locked_until=locked_until, failed_attempts=0)
+    locked_until = runtime.now() + runtime.lockout_duration
+    locked = await User.filter(id=user.id, failed_attempts__gte=runtime.lockout_attempts).update(
+        locked_until=locked_until, failed_attempts=0
+    )
+    if locked:
         await auth_events.record(
             "account_locked",
             user_id=user.id,
@@ -188,6 +213,19 @@ async def _issue_ticket(user: User, purpose: str, now: datetime) -> MfaTicketIss
     expires_at = now + TICKET_TTL
     await MfaTicket.create(user_id=user.id, purpose=purpose, token_hash=hash_opaque_token(token), expires_at=expires_at)
     return MfaTicketIssued(purpose=purpose, token=token, expires_at=expires_at)
+
+
+async def _spend_ticket(token: str, purpose: str, now: datetime) -> MfaTicket:
+    """Marks a live ticket used, in one statement (of concurrent requests with it, exactly one gets it)."""
+    token_hash = hash_opaque_token(token)
+    spent = await MfaTicket.filter(
+        token_hash=token_hash, purpose=purpose, used_at__isnull=True, expires_at__gt=now
+    ).update(used_at=now)
+    if not spent:
+        raise AuthenticationFailed(
+            "the two-factor step has expired or was already used: log in again", code=ErrorCode.INVALID_MFA_TICKET
+        )
+    return await MfaTicket.get(token_hash=token_hash)
 
 
 async def _live_ticket(token: str, purpose: str, now: datetime) -> MfaTicket:
@@ -493,6 +531,7 @@ async def create_user_unchecked(
     name = normalize_name(display_name or address.split("@")[0], field="displayName")
     if await User.filter(email=address).exists():
         raise AlreadyExists("DUPLICATE_EMAIL", f"a user with email {address} already exists", field="email")
+    password_hash = await passwords.hash_password_off_loop(password)
     try:
         async with in_transaction():
             return await User.create(
@@ -500,7 +539,7 @@ async def create_user_unchecked(
                 display_name=name,
                 role=role,
                 party_id=party.id,
-                password_hash=passwords.hash_password(password),
+                password_hash=password_hash,
             )
     except IntegrityError:
         raise AlreadyExists("DUPLICATE_EMAIL", f"a user with email {address} already exists", field="email") from None

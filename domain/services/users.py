@@ -147,13 +147,14 @@ async def change_password(
         if too_long:
             raise InvalidInput(ErrorCode.CREDENTIAL_TOO_LONG, too_long[1], field=field)
     user = await identity.current_user(principal)
-    if not passwords.verify_password(current_password, user.password_hash):
+    if not await passwords.verify_password_off_loop(current_password, user.password_hash):
         raise InvalidInput("WRONG_PASSWORD", "the current password is not right", field="currentPassword")
     problem = passwords.password_problem(new_password)
     if problem:
         raise InvalidInput("WEAK_PASSWORD", problem, field="newPassword")
+    new_hash = await passwords.hash_password_off_loop(new_password)
     async with in_transaction():
-        await User.filter(id=user.id).update(password_hash=passwords.hash_password(new_password))
+        await User.filter(id=user.id).update(password_hash=new_hash)
         await (
             AuthSession.filter(user_id=user.id, revoked_at__isnull=True)
             .exclude(id=principal.session_id)
