@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from tortoise import connections
 from tortoise.context import TortoiseContext
 
 from api.authentication import BearerTokenBackend, authentication_error, principal_of
 from api.db import tortoise_config
-from api.middleware import RequestContextMiddleware
+from api.middleware import RequestBodyLimitMiddleware, RequestContextMiddleware, error_body
 from api.settings import Settings, SettingsError
+from domain.errors import ErrorCode
 from domain.services.runtime import Runtime
 from schema import SchemaLimits, build_schema
 from schema.context import Context
@@ -36,6 +40,34 @@ class SplitledgerGraphQL(GraphQL):
 
     async def get_context(self, request: Any, response: Any) -> Context:
         return Context(principal=principal_of(request), runtime=self.runtime, request=request, response=response)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        # Strawberry answers a request it cannot read in plain text; clients get GraphQL's error shape instead.
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as exc:
+            code = {404: ErrorCode.NOT_FOUND, 413: ErrorCode.REQUEST_TOO_LARGE}.get(
+                exc.status_code, ErrorCode.INVALID_REQUEST
+            )
+            response = Response(
+                error_body(code.value, exc.reason), status_code=exc.status_code, media_type="application/json"
+            )
+        await response(scope, receive, send)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            value = json.loads(data)
+        except RecursionError:
+            raise HTTPException(400, "the JSON body nests too deeply") from None
+        except ValueError:
+            # Also a number of more than 4,300 digits, which Python refuses to read.
+            raise HTTPException(400, "the body is not valid JSON") from None
+        if not isinstance(value, dict | list):
+            raise HTTPException(400, 'the body must be a JSON object such as {"query": "{ viewer { id } }"}')
+        return value
 
 
 def runtime_from(settings: Settings) -> Runtime:
@@ -92,6 +124,13 @@ def create_app(settings: Settings, *, manage_database: bool = True, runtime: Run
         )
     middleware.append(
         Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(runtime), on_error=authentication_error)
+    )
+    middleware.append(
+        Middleware(
+            RequestBodyLimitMiddleware,
+            max_bytes=settings.max_body_bytes,
+            max_anonymous_bytes=settings.max_anonymous_body_bytes,
+        )
     )
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]),

@@ -38,6 +38,8 @@ class Settings:
     max_aliases: int = 100
     max_tokens: int = 5000
     max_page_size: int = 100
+    max_body_bytes: int = 2 * 1024 * 1024
+    max_anonymous_body_bytes: int = 64 * 1024
     lockout_attempts: int = 5
     lockout_duration: timedelta = timedelta(minutes=15)
     signing_keys: SigningKeys = field(init=False, repr=False)
@@ -117,6 +119,8 @@ class Settings:
             max_aliases=integer("SPLITLEDGER_MAX_ALIASES", 100),
             max_tokens=integer("SPLITLEDGER_MAX_TOKENS", 5000),
             max_page_size=integer("SPLITLEDGER_MAX_PAGE_SIZE", 100),
+            max_body_bytes=integer("SPLITLEDGER_MAX_BODY_BYTES", 2 * 1024 * 1024),
+            max_anonymous_body_bytes=integer("SPLITLEDGER_MAX_ANONYMOUS_BODY_BYTES", 64 * 1024),
             lockout_attempts=integer("SPLITLEDGER_LOCKOUT_ATTEMPTS", 5),
             lockout_duration=timedelta(minutes=integer("SPLITLEDGER_LOCKOUT_MINUTES", 15)),
         )

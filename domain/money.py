@@ -53,8 +53,11 @@ CURRENCY_EXPONENTS: dict[str, int] = {
     "ZAR": 2,
 }
 
-# Digits, an optional point and digits; no sign, exponent, spaces or grouping separators.
-_DECIMAL_TEXT = re.compile(r"^(?P<units>\d+)(?:\.(?P<fraction>\d+))?$")
+# ASCII digits, an optional point and digits; no sign, exponent, spaces, grouping separators or other scripts'
+# digits (int() reads fullwidth "150" as 150).
+_DECIMAL_TEXT = re.compile(r"(?P<units>[0-9]+)(?:\.(?P<fraction>[0-9]+))?", re.ASCII)
+# Longer text is no amount the ledger accepts; refused before any conversion, so a huge input costs nothing.
+MAX_AMOUNT_TEXT = 40
 # Amounts beyond this do not fit a PostgreSQL bigint once summed; no real payment comes near.
 MAX_AMOUNT_MINOR = 10**15
 
@@ -120,11 +123,21 @@ def parse_amount(
     if isinstance(text, Decimal):
         if not text.is_finite():
             raise InvalidInput("INVALID_AMOUNT", f"{field}: {text} is not a finite amount", field=field)
+        _sign, digits, exponent_of_text = text.as_tuple()
+        # Checked before format(): Decimal("1E+999999999") is a few bytes that format() turns into a billion digits.
+        if len(digits) > MAX_AMOUNT_TEXT or not -MAX_AMOUNT_TEXT <= int(exponent_of_text) <= MAX_AMOUNT_TEXT:
+            raise InvalidInput("INVALID_AMOUNT", f"{field}: the amount is out of range", field=field)
         text = format(text, "f")
+    if isinstance(text, int) and abs(text) >= 10**MAX_AMOUNT_TEXT:
+        raise InvalidInput("INVALID_AMOUNT", f"{field}: the amount is out of range", field=field)
     raw = str(text).strip()
+    if len(raw) > MAX_AMOUNT_TEXT:
+        raise InvalidInput(
+            "INVALID_AMOUNT", f"{field}: an amount has at most {MAX_AMOUNT_TEXT} characters", field=field
+        )
     negative = raw.startswith("-")
     body = raw[1:] if negative else raw
-    match = _DECIMAL_TEXT.match(body)
+    match = _DECIMAL_TEXT.fullmatch(body)
     if match is None:
         raise InvalidInput(
             "INVALID_AMOUNT",

@@ -10,17 +10,19 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from domain.errors import InvalidInput
-from domain.money import MAX_AMOUNT_MINOR, normalize_currency, parse_amount
+from domain.money import MAX_AMOUNT_MINOR, Money, normalize_currency, parse_amount
 from domain.splitting import MAX_LINE_ITEMS, LineItem, PaymentFacts
 
 EARLIEST_PAID_AT = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_BATCH = 500
 MAX_QUANTITY = 1_000_000
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,36 @@ class NormalizedPayment:
     request_hash: str = ""
 
 
+class InvalidPayment(InvalidInput):
+    """Several fields of a payment are wrong at once: the first one's code, message and field, and all of them in
+    `errors`, so a form can show every mistake after one request."""
+
+    def __init__(self, errors: Sequence[InvalidInput]) -> None:
+        first = errors[0]
+        super().__init__(first.code, first.message, field=first.field)
+        self.errors = tuple(errors)
+
+
+class _FieldErrors:
+    """Collects the InvalidInput of each check instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.errors: list[InvalidInput] = []
+
+    def check(self, compute: Callable[[], T]) -> T | None:
+        try:
+            return compute()
+        except InvalidInput as exc:
+            self.errors.extend(exc.errors if isinstance(exc, InvalidPayment) else (exc,))
+            return None
+
+    def raise_any(self) -> None:
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise InvalidPayment(self.errors)
+
+
 def _text(value: str, name: str, *, max_length: int) -> str:
     cleaned = value.strip()
     if not cleaned or len(cleaned) > max_length:
@@ -69,36 +101,45 @@ def _text(value: str, name: str, *, max_length: int) -> str:
     return cleaned
 
 
+def _line_item(item: LineItemInput, index: int, currency: str) -> LineItem:
+    where = f"lineItems[{index}]"
+    errors = _FieldErrors()
+    if not 1 <= item.quantity <= MAX_QUANTITY:
+        errors.errors.append(
+            InvalidInput("INVALID_INPUT", f"{where}.quantity must be 1..{MAX_QUANTITY}", field=f"{where}.quantity")
+        )
+    unit = errors.check(lambda: parse_amount(item.unit_amount, currency, field=f"{where}.unitAmount").amount_minor)  # type: ignore[arg-type]
+    sku = errors.check(lambda: _text(item.sku, f"{where}.sku", max_length=128))
+    category = errors.check(lambda: _text(item.category, f"{where}.category", max_length=100))
+    errors.raise_any()
+    return LineItem(sku, category, unit, item.quantity)  # type: ignore[arg-type]
+
+
 def _line_items(data: PaymentInput, currency: str) -> list[LineItem]:
     if not data.line_items:
         raise InvalidInput("INVALID_PAYMENT", "a payment needs at least one line item", field="lineItems")
     if len(data.line_items) > MAX_LINE_ITEMS:
         raise InvalidInput("INVALID_PAYMENT", f"at most {MAX_LINE_ITEMS} line items", field="lineItems")
-    items = []
-    for index, item in enumerate(data.line_items):
-        where = f"lineItems[{index}]"
-        if not 1 <= item.quantity <= MAX_QUANTITY:
-            raise InvalidInput(
-                "INVALID_INPUT", f"{where}.quantity must be 1..{MAX_QUANTITY}", field=f"{where}.quantity"
-            )
-        unit = parse_amount(item.unit_amount, currency, field=f"{where}.unitAmount").amount_minor  # type: ignore[arg-type]
-        items.append(
-            LineItem(
-                _text(item.sku, f"{where}.sku", max_length=128),
-                _text(item.category, f"{where}.category", max_length=100),
-                unit,
-                item.quantity,
-            )
+    errors = _FieldErrors()
+    items = [
+        errors.check(lambda i=i, item=item: _line_item(item, i, currency)) for i, item in enumerate(data.line_items)
+    ]
+    errors.raise_any()
+    return items  # type: ignore[return-value]
+
+
+def _paid_at(paid_at: datetime) -> datetime:
+    if paid_at.tzinfo is None:
+        raise InvalidInput("INVALID_INPUT", "paidAt needs a time zone", field="paidAt")
+    if paid_at < EARLIEST_PAID_AT:
+        # Also keeps every payment after the default rule's first version (1970), so some rule always matches.
+        raise InvalidInput(
+            "INVALID_INPUT", f"paidAt must be on or after {EARLIEST_PAID_AT.isoformat()}", field="paidAt"
         )
-    return items
+    return paid_at
 
 
-def normalize_payment(data: PaymentInput) -> NormalizedPayment:
-    """Checks everything that needs no database; raises InvalidInput naming the field."""
-    currency = normalize_currency(data.currency)
-    items = _line_items(data, currency)
-    shipping = parse_amount(data.shipping_fee, currency, field="shippingFee").amount_minor  # type: ignore[arg-type]
-    total = parse_amount(data.total_amount, currency, field="totalAmount").amount_minor  # type: ignore[arg-type]
+def _checked_total(items: list[LineItem], shipping: int, total: int, currency: str) -> int:
     computed = sum(item.amount_minor for item in items) + shipping
     if computed > MAX_AMOUNT_MINOR:
         raise InvalidInput(
@@ -107,28 +148,46 @@ def normalize_payment(data: PaymentInput) -> NormalizedPayment:
     if computed != total:
         raise InvalidInput(
             "TOTAL_MISMATCH",
-            f"totalAmount is {total} minor units but the line items and shipping fee add up to {computed}",
+            f"totalAmount is {Money(total, currency).format()} but the line items and shipping fee add up to "
+            f"{Money(computed, currency).format()}",
             field="totalAmount",
         )
-    if data.paid_at.tzinfo is None:
-        raise InvalidInput("INVALID_INPUT", "paidAt needs a time zone", field="paidAt")
-    if data.paid_at < EARLIEST_PAID_AT:
-        # Also keeps every payment after the default rule's first version (1970), so some rule always matches.
-        raise InvalidInput(
-            "INVALID_INPUT", f"paidAt must be on or after {EARLIEST_PAID_AT.isoformat()}", field="paidAt"
-        )
+    if total == 0:
+        # Nothing to split and nothing to settle: a zero payment is a mistake of the caller, not an order.
+        raise InvalidInput("INVALID_PAYMENT", "totalAmount must be more than zero", field="totalAmount")
+    return total
+
+
+def normalize_payment(data: PaymentInput) -> NormalizedPayment:
+    """Checks everything that needs no database; raises InvalidInput naming the field, or InvalidPayment naming
+    every field at fault."""
+    errors = _FieldErrors()
+    currency = errors.check(lambda: normalize_currency(data.currency))
+    items = shipping = total = None
+    if currency is not None:
+        items = errors.check(lambda: _line_items(data, currency))
+        shipping = errors.check(lambda: parse_amount(data.shipping_fee, currency, field="shippingFee").amount_minor)  # type: ignore[arg-type]
+        total = errors.check(lambda: parse_amount(data.total_amount, currency, field="totalAmount").amount_minor)  # type: ignore[arg-type]
+    if currency is not None and items is not None and shipping is not None and total is not None:
+        errors.check(lambda: _checked_total(items, shipping, total, currency))
+    paid_at = errors.check(lambda: _paid_at(data.paid_at))
+    idempotency_key = errors.check(lambda: _text(data.idempotency_key, "idempotencyKey", max_length=128))
+    external_order_id = errors.check(lambda: _text(data.external_order_id, "externalOrderId", max_length=128))
+    channel = errors.check(lambda: _text(data.channel, "channel", max_length=40))
+    region = errors.check(lambda: _text(data.region, "region", max_length=40))
+    errors.raise_any()
     normalized = NormalizedPayment(
-        idempotency_key=_text(data.idempotency_key, "idempotencyKey", max_length=128),
+        idempotency_key=idempotency_key,  # type: ignore[arg-type]
         merchant_id=data.merchant_id,
-        external_order_id=_text(data.external_order_id, "externalOrderId", max_length=128),
-        currency=currency,
-        total_minor=total,
-        shipping_fee_minor=shipping,
-        line_items=tuple(items),
+        external_order_id=external_order_id,  # type: ignore[arg-type]
+        currency=currency,  # type: ignore[arg-type]
+        total_minor=total,  # type: ignore[arg-type]
+        shipping_fee_minor=shipping,  # type: ignore[arg-type]
+        line_items=tuple(items),  # type: ignore[arg-type]
         logistics_partner_id=data.logistics_partner_id,
-        channel=_text(data.channel, "channel", max_length=40),
-        region=_text(data.region, "region", max_length=40),
-        paid_at=data.paid_at,
+        channel=channel,  # type: ignore[arg-type]
+        region=region,  # type: ignore[arg-type]
+        paid_at=paid_at,  # type: ignore[arg-type]
     )
     return dataclasses.replace(normalized, request_hash=request_hash(normalized))
 

@@ -17,7 +17,7 @@ from schema.auth.admin_mutations import AdminMutation
 from schema.auth.mutations import AuthMutation
 from schema.auth.queries import AuthQuery
 from schema.auth.types import ApiKey, User
-from schema.extensions import ErrorCodes
+from schema.extensions import ErrorCodes, RequestLimits, once_per_operation
 from schema.ledger.queries import LedgerQuery
 from schema.merchants.mutations import MerchantMutation
 from schema.merchants.queries import MerchantQuery
@@ -45,11 +45,25 @@ class Mutation(AuthMutation, AdminMutation, MerchantMutation, RuleMutation, Paym
     pass
 
 
+# Expensive reads and authentication attempts: each at most once per operation, so aliases cannot multiply
+# them within one request (the one place that names them).
+ONCE_PER_OPERATION = ("verifyLedger", "backtestSplitRule", "previewSplit", "login", "verifyMfa", "refreshToken")
+
+
 class SplitledgerSchema(strawberry.Schema):
+    hide_suggestions = False
+
     def process_errors(self, errors, execution_context=None) -> None:
         # Expected errors (permissions, bad input) are not worth a traceback; the ErrorCodes extension logs
         # the unexpected ones once, with the request id.
         return None
+
+    def _get_custom_context_kwargs(self, operation_extensions=None, *, sync: bool = False) -> dict:
+        # graphql-core suggests enum values while coercing variables ("Did you mean PLATFORM_ADMIN?") unless told
+        # not to; strawberry passes these keyword arguments on to graphql-core's execute().
+        kwargs = super()._get_custom_context_kwargs(operation_extensions, sync=sync)
+        kwargs["hide_suggestions"] = self.hide_suggestions
+        return kwargs
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,12 @@ class SchemaLimits:
     max_depth: int = 12
     max_aliases: int = 100
     max_tokens: int = 5000
+    # Fields selected once fragments are expanded: bounds the cost of validation (a fragment bomb).
+    max_selections: int = 2000
+    # Any list in the variables (recordPayments takes 500 payments, a payment 500 line items).
+    max_list_items: int = 500
+    # Any string in the variables.
+    max_string_chars: int = 10_000
 
 
 def build_schema(*, production: bool = False, limits: SchemaLimits = SchemaLimits()) -> SplitledgerSchema:
@@ -65,14 +85,23 @@ def build_schema(*, production: bool = False, limits: SchemaLimits = SchemaLimit
         lambda: QueryDepthLimiter(max_depth=limits.max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+        lambda: RequestLimits(
+            hide_suggestions=production,
+            max_selections=limits.max_selections,
+            max_list_items=limits.max_list_items,
+            max_string_chars=limits.max_string_chars,
+            extra_rules=(once_per_operation(ONCE_PER_OPERATION),),
+        ),
         lambda: ErrorCodes(mask_unexpected=production),
     ]
     if production:
         extensions.append(DisableIntrospection)
-    return SplitledgerSchema(
+    schema = SplitledgerSchema(
         query=Query,
         mutation=Mutation,
         types=[Merchant, LogisticsPartner, Supplier, Platform, User, ApiKey, Payment, SplitRule],
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production, relay_max_results=100),
     )
+    schema.hide_suggestions = production
+    return schema

@@ -20,11 +20,23 @@ class UserError:
     field: str | None = strawberry.field(description="The input field at fault (a dotted path), if one is.")
 
 
+@strawberry.type(description="One field at fault and what was wrong with it.")
+class FieldError:
+    code: ErrorCodeEnum = strawberry.field(description="Stable code to branch on.")
+    message: str = strawberry.field(description="What was wrong and what is allowed, for people.")
+    field: str | None = strawberry.field(description="The input field at fault (a dotted path), if one is.")
+
+
 @strawberry.type(
-    description="The input broke a rule: a format, a range, an unknown currency, too many decimals, a negative amount."
+    description="The input broke a rule: a format, a range, an unknown currency, too many decimals, a negative amount. "
+    "`code`, `message` and `field` describe the first problem; `errors` lists every field at fault."
 )
 class ValidationError(UserError):
-    pass
+    field_errors: strawberry.Private[list[FieldError] | None] = None
+
+    @strawberry.field(description="Every problem found in the input (at least one; the first is the one above).")
+    def errors(self) -> list[FieldError]:
+        return self.field_errors or [FieldError(code=self.code, message=self.message, field=self.field)]
 
 
 @strawberry.type(description="A uniqueness rule would be broken, such as a name that is already taken.")
@@ -49,8 +61,15 @@ def user_error(exc: DomainError) -> ValidationError | DuplicateError | NotFoundE
     """The union member for an expected domain error; other domain errors (permission) are raised on."""
     if exc.code is ErrorCode.IDEMPOTENCY_CONFLICT:
         return IdempotencyConflict(code=exc.code, message=exc.message, field=exc.field)
+    if isinstance(exc, InvalidInput):
+        problems = getattr(exc, "errors", None) or (exc,)
+        return ValidationError(
+            code=exc.code,
+            message=exc.message,
+            field=exc.field,
+            field_errors=[FieldError(code=p.code, message=p.message, field=p.field) for p in problems],
+        )
     for kind, graphql_type in (
-        (InvalidInput, ValidationError),
         (AlreadyExists, DuplicateError),
         (NotFound, NotFoundError),
     ):

@@ -10,6 +10,7 @@ import strawberry
 
 from domain.errors import InvalidInput
 from domain.services.pagination import Page, PageRequest
+from schema.ids import MAX_ID_DIGITS
 
 NodeType = TypeVar("NodeType")
 DEFAULT_PAGE_SIZE = 20
@@ -49,11 +50,14 @@ def encode_cursor(row_id: int) -> str:
 def decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor.encode()).decode()
-        if not text.startswith(_CURSOR_PREFIX):
-            raise ValueError
-        return int(text[len(_CURSOR_PREFIX) :])
     except ValueError:
-        raise InvalidInput("INVALID_CURSOR", "after is not a cursor returned by this list", field="after") from None
+        text = ""
+    number = text.removeprefix(_CURSOR_PREFIX)
+    # The same rule as ids (ASCII digits that fit a bigint): a forged cursor is INVALID_CURSOR, never a driver error.
+    well_formed = number.isascii() and number.isdigit() and len(number) <= MAX_ID_DIGITS
+    if not text.startswith(_CURSOR_PREFIX) or not well_formed:
+        raise InvalidInput("INVALID_CURSOR", "after is not a cursor returned by this list", field="after")
+    return int(number)
 
 
 def page_request(first: int | None, after: str | None) -> PageRequest:

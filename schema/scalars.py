@@ -2,37 +2,59 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 from typing import Any
 
 import strawberry
-from graphql import FloatValueNode, IntValueNode, StringValueNode, ValueNode
+from graphql import GraphQLError, IntValueNode, StringValueNode, ValueNode
+
+from domain.errors import ErrorCode
+
+# Plain decimal text: an optional minus, ASCII digits, an optional point and ASCII digits. No exponent ("1E+9"
+# would let a few bytes stand for a billion digits), no spaces inside, no other
+# script's digits (fullwidth, Arabic-Indic).
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?", re.ASCII)
+# Far beyond any amount the ledger accepts (10**15 minor units), and short enough to parse in no time.
+MAX_DECIMAL_CHARS = 40
+
+
+def _invalid(message: str, code: ErrorCode = ErrorCode.INVALID_AMOUNT) -> GraphQLError:
+    # A GraphQLError keeps its code through graphql-core's coercion; schema.extensions adds the input path.
+    return GraphQLError(message, extensions={"code": code.value})
 
 
 def _parse_decimal(value: Any) -> Decimal:
     if isinstance(value, (bool, float)):
-        raise ValueError(
+        raise _invalid(
             'send decimal amounts as strings, such as "150.00"; floating-point numbers are '
             "not accepted because they cannot hold amounts exactly"
         )
     if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, str):
-        try:
-            parsed = Decimal(value.strip())
-        except InvalidOperation:
-            raise ValueError(f"{value!r} is not a decimal number") from None
-        if not parsed.is_finite():
-            raise ValueError(f"{value!r} is not a finite decimal number")
-        return parsed
-    raise ValueError(f"{value!r} is not a decimal number")
+        text = str(value) if abs(value) < 10**MAX_DECIMAL_CHARS else "-" * (MAX_DECIMAL_CHARS + 1)
+    elif isinstance(value, str):
+        text = value.strip()
+    else:
+        raise _invalid('expected a decimal number as a string, such as "150.00"')
+    if len(text) > MAX_DECIMAL_CHARS:
+        raise _invalid(f"a decimal number has at most {MAX_DECIMAL_CHARS} characters")
+    if not _PLAIN_DECIMAL.fullmatch(text):
+        raise _invalid(
+            f'{text!r} is not a decimal number: use digits 0-9 with an optional point, such as "150.00" '
+            "(no exponent, no grouping separators)"
+        )
+    return Decimal(text)
 
 
 def _parse_decimal_literal(node: ValueNode, _variables: Any = None) -> Decimal:
-    # A literal in the query text is exact, even one written as 150.00 without quotes.
-    if isinstance(node, StringValueNode | IntValueNode | FloatValueNode):
+    # A literal in the query text is held to the same rule as a variable: `10.5` without quotes is a float
+    # literal, and refused like a JSON float, so that an amount means the same however it is sent.
+    if isinstance(node, StringValueNode | IntValueNode):
         return _parse_decimal(node.value)
-    raise ValueError("expected a decimal number")
+    raise _invalid(
+        'send decimal amounts as strings, such as "150.00"; floating-point numbers are '
+        "not accepted because they cannot hold amounts exactly"
+    )
 
 
 def _serialize_decimal(value: Decimal) -> str:
@@ -41,11 +63,12 @@ def _serialize_decimal(value: Decimal) -> str:
 
 DECIMAL_SCALAR = strawberry.scalar(
     name="Decimal",
-    description='An exact decimal number as a string, e.g. "150.00". Money amounts are in major units and '
-    "never have more decimals than their currency allows.",
+    description='An exact decimal number as a string, e.g. "150.00" (at most 40 characters, digits 0-9, no '
+    "exponent). Money amounts are in major units and never have more decimals than their currency allows.",
     serialize=_serialize_decimal,
     parse_value=_parse_decimal,
     parse_literal=_parse_decimal_literal,
 )
+
 
 SCALAR_MAP = {Decimal: DECIMAL_SCALAR}

@@ -53,7 +53,7 @@ async def test_login_verify_mfa_and_refresh_answers_are_never_cached(anonymous_c
 
 
 async def test_an_email_over_254_characters_is_a_typed_error_with_a_short_message(anonymous_client):
-    body, _ = await _post(anonymous_client, LOGIN, {"e": "a" * 1_000_000 + "@test.example", "p": "x"})
+    body, _ = await _post(anonymous_client, LOGIN, {"e": "a" * 5_000 + "@test.example", "p": "x"})
     answer = body["data"]["login"]
     assert answer == {
         "__typename": "ValidationError",
@@ -76,12 +76,12 @@ async def test_a_password_over_4_kb_is_a_typed_error_before_any_hashing(anonymou
     assert body["data"]["login"]["__typename"] == "AuthFailure"
 
 
-async def test_a_two_factor_code_of_a_megabyte_is_a_typed_error(anonymous_client):
+async def test_a_two_factor_code_of_5000_digits_is_a_typed_error(anonymous_client):
     body, _ = await _post(
         anonymous_client,
         'mutation($c: String!) { verifyMfa(input: {challengeToken: "slm_x", code: $c}) '
         "{ __typename ... on UserError { code field } } }",
-        {"c": "1" * 1_000_000},
+        {"c": "1" * 5_000},
     )
     assert body["data"]["verifyMfa"] == {
         "__typename": "ValidationError",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 
 import pytest
 
@@ -86,7 +87,7 @@ async def test_a_too_deep_query_is_rejected(production_client):
 
 
 async def test_too_many_tokens_are_rejected(production_client):
-    query = "{ " + " ".join("__typename" for _ in range(6000)) + " }"
+    query = "{ " + " ".join("x" for _ in range(6000)) + " }"
     body = await production_client.execute(query, expect_errors=True)
     assert body["errors"] and "token" in body["errors"][0]["message"].lower()
 
@@ -124,3 +125,287 @@ async def test_unexpected_errors_are_masked_in_production():
     assert masked.message == MASKED_MESSAGE and masked.extensions["code"] == "INTERNAL_SERVER_ERROR"
     shown = ErrorCodes(mask_unexpected=False)._process(error)
     assert "secret internals" in shown.message
+
+
+# --- Requests under attack (issue 8) ---------------------------------------------------------------------------
+
+PREVIEW = "query($i: PaymentInput!) { previewSplit(input: $i) { lines { sku } } }"
+
+
+def _gid(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _preview_input(world, **overrides):
+    return {
+        "merchantId": _gid(f"Merchant:{world.merchant_a_id}"),
+        "currency": "CNY",
+        "totalAmount": "10.00",
+        "lineItems": [{"sku": "tea", "category": "tea", "unitAmount": "10.00"}],
+    } | overrides
+
+
+def _first_error(body):
+    assert body.get("errors"), body
+    return body["errors"][0]
+
+
+@pytest.mark.parametrize(
+    "amount",
+    ["1E+999999999", "1e3", "9" * 5000, "\uff11\uff15\uff10.\uff10\uff10", "\u0661\u0665\u0660", " 1 000.00", "0x10"],
+    ids=["huge-exponent", "exponent", "5000-digits", "fullwidth-digits", "arabic-indic-digits", "spaces", "hex"],
+)
+async def test_an_amount_that_is_not_plain_decimal_text_is_invalid_amount_naming_the_field(
+    merchant_client, world, amount
+):
+    started = time.perf_counter()
+    body = await merchant_client.execute(PREVIEW, {"i": _preview_input(world, totalAmount=amount)}, expect_errors=True)
+    error = _first_error(body)
+    assert error["extensions"]["code"] == "INVALID_AMOUNT", error
+    assert error["extensions"]["field"] == "i.totalAmount"
+    assert time.perf_counter() - started < 1
+
+
+async def test_a_json_float_amount_is_refused_with_its_input_path(merchant_client, world):
+    lines = [{"sku": "tea", "category": "tea", "unitAmount": 10.5}]
+    body = await merchant_client.execute(PREVIEW, {"i": _preview_input(world, lineItems=lines)}, expect_errors=True)
+    error = _first_error(body)
+    assert error["extensions"] == {"code": "INVALID_AMOUNT", "field": "i.lineItems[0].unitAmount"}
+
+
+async def test_a_float_literal_amount_in_the_query_text_is_refused_like_a_json_float(merchant_client, world):
+    merchant = _gid(f"Merchant:{world.merchant_a_id}")
+    query = (
+        f'{{ previewSplit(input: {{merchantId: "{merchant}", currency: "CNY", totalAmount: 10.5, '
+        'lineItems: [{sku: "tea", category: "tea", unitAmount: "10.50"}]}) { lines { sku } } }'
+    )
+    error = _first_error(await merchant_client.execute(query, expect_errors=True))
+    assert error["extensions"] == {"code": "INVALID_AMOUNT", "field": "input.totalAmount"}
+    assert "floating-point" in error["message"]
+
+
+async def test_an_anonymous_large_body_is_refused_before_it_is_parsed(app):
+    payments = [{"idempotencyKey": "k" * 50, "lineItems": [{"sku": "x" * 50}] * 20}] * 200
+    body = {"query": "mutation($p: [RecordPaymentInput!]!) { recordPayments(inputs: $p) { failed } }"}
+    async with http_client(app) as http:
+        response = await http.post("/graphql", json=body | {"variables": {"p": payments}})
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "REQUEST_TOO_LARGE"
+    assert response.headers["x-request-id"] and response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_a_body_over_the_configured_cap_is_refused_even_with_a_login(database_url, runtime, world, client_for):
+    settings = Settings(database_url=database_url, max_body_bytes=10_000)
+    capped = create_app(settings, manage_database=False, runtime=runtime)
+    token = (await client_for("merchant_admin")).http.headers["authorization"].removeprefix("Bearer ")
+    async with http_client(capped, token) as http:
+        small = await http.post("/graphql", json={"query": "{ __typename }"})
+        large = await http.post("/graphql", json={"query": "{ __typename }", "variables": {"x": "y" * 20_000}})
+
+        # Without a Content-Length, the body is counted as it arrives.
+        async def chunks():
+            yield b'{"query": "{ __typename }", "variables": {"x": "'
+            for _ in range(3):
+                yield b"y" * 5000
+            yield b'"}}'
+
+        streamed = await http.post("/graphql", content=chunks(), headers={"content-type": "application/json"})
+    assert small.status_code == 200
+    assert large.status_code == 413 and large.json()["errors"][0]["extensions"]["code"] == "REQUEST_TOO_LARGE"
+    assert streamed.status_code == 413
+    assert Settings.from_env({"SPLITLEDGER_MAX_BODY_BYTES": "1048576"}).max_body_bytes == 1048576
+
+
+async def test_a_list_over_500_items_in_the_variables_is_refused_before_execution(merchant_client):
+    body = await merchant_client.execute(
+        "mutation($p: [RecordPaymentInput!]!) { recordPayments(inputs: $p) { failed } }",
+        {"p": [{}] * 501},
+        expect_errors=True,
+    )
+    error = _first_error(body)
+    assert error["extensions"] == {"code": "INVALID_INPUT", "field": "p"} and "500" in error["message"]
+
+
+async def test_a_string_over_10000_characters_in_the_variables_is_refused(merchant_client, world):
+    body = await merchant_client.execute(
+        PREVIEW, {"i": _preview_input(world, channel="c" * 10_001)}, expect_errors=True
+    )
+    assert _first_error(body)["extensions"] == {"code": "INVALID_INPUT", "field": "i.channel"}
+
+
+async def test_a_fragment_bomb_is_refused_before_validation_compares_its_fields(anonymous_client):
+    query = "query { ..." + " ...".join(["F"] * 1000) + " } fragment F on Query { " + "__typename " * 1000 + "}"
+    started = time.perf_counter()
+    body = await anonymous_client.execute(query, expect_errors=True)
+    assert time.perf_counter() - started < 0.3
+    error = _first_error(body)
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED" and "fragments" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("field", "variables", "selection"),
+    [
+        ("verifyLedger", "", "verifyLedger { ok }"),
+        ("previewSplit", "($i: PaymentInput!)", "previewSplit(input: $i) { lines { sku } }"),
+        (
+            "backtestSplitRule",
+            "($d: SplitRuleInput!)",
+            'backtestSplitRule(draft: $d, from: "2026-01-01T00:00:00Z", to: "2026-02-01T00:00:00Z") { payments }',
+        ),
+    ],
+)
+async def test_a_heavy_read_field_is_allowed_once_per_operation(platform_admin_client, field, variables, selection):
+    twice = f"query{variables} {{ a: {selection} b: {selection} }}"
+    body = await platform_admin_client.execute(twice, expect_errors=True)
+    assert any(f"'{field}' may be selected once per operation" in e["message"] for e in body["errors"]), body
+    once = f"query{variables} {{ a: {selection} }}"
+    body = await platform_admin_client.execute(once, expect_errors=True)
+    assert "once per operation" not in str(body.get("errors"))
+
+
+@pytest.mark.parametrize(
+    ("field", "selection"),
+    [
+        ("login", 'login(input: {email: "a@b.example", password: "p"}) { __typename }'),
+        ("verifyMfa", 'verifyMfa(input: {challengeToken: "t", code: "123456"}) { __typename }'),
+        ("refreshToken", 'refreshToken(input: {refreshToken: "r"}) { __typename }'),
+    ],
+)
+async def test_an_authentication_mutation_is_allowed_once_per_operation(anonymous_client, field, selection):
+    via_fragment = f"mutation {{ a: {selection} ...F }} fragment F on Mutation {{ b: {selection} }}"
+    error = _first_error(await anonymous_client.execute(via_fragment, expect_errors=True))
+    assert f"'{field}' may be selected once per operation" in error["message"]
+
+
+async def test_a_nul_character_in_any_string_is_a_client_error(merchant_client, world):
+    body = await merchant_client.execute(PREVIEW, {"i": _preview_input(world, region="north\x00")}, expect_errors=True)
+    assert _first_error(body)["extensions"] == {"code": "INVALID_INPUT", "field": "i.region"}
+    literal = '{ merchants(after: "abc\\u0000") { edges { cursor } } }'
+    body = await merchant_client.execute(literal, expect_errors=True)
+    assert _first_error(body)["extensions"]["code"] == "INVALID_INPUT"
+
+
+async def test_an_id_or_cursor_beyond_int64_is_a_typed_client_error(merchant_client, world):
+    huge = "99999999999999999999"
+    body = await merchant_client.execute(
+        f'{{ merchant(id: "{_gid(f"Merchant:{huge}")}") {{ id }} }}', expect_errors=True
+    )
+    assert _first_error(body)["extensions"]["code"] == "INVALID_ID"
+    body = await merchant_client.execute(
+        PREVIEW, {"i": _preview_input(world, merchantId=_gid(f"Merchant:{huge}"))}, expect_errors=True
+    )
+    assert _first_error(body)["extensions"]["code"] == "INVALID_ID"
+    cursor = base64.urlsafe_b64encode(f"cursor:{huge}".encode()).decode()
+    body = await merchant_client.execute(
+        f'{{ merchants(after: "{cursor}") {{ edges {{ cursor }} }} }}', expect_errors=True
+    )
+    assert _first_error(body)["extensions"] == {"code": "INVALID_CURSOR", "field": "after"}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'"a string"',
+        b"42",
+        b"null",
+        b"true",
+        b"[" * 1000 + b"]" * 1000,
+        b'{"query": "{ __typename }", "x": ' + b"9" * 5000 + b"}",
+        b'{"query": ',
+        b"\xff\xfe",
+    ],
+    ids=["string", "number", "null", "boolean", "nested-1000", "int-5000-digits", "truncated", "not-utf8"],
+)
+async def test_an_unreadable_json_body_is_a_typed_400_with_headers_and_request_id(app, raw):
+    async with http_client(app) as http:
+        response = await http.post("/graphql", content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["extensions"]["code"] == "INVALID_REQUEST"
+    assert response.headers["x-request-id"] and response.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ node(idd: 1) { id } }",  # argument name
+        "query($x: Strng) { __typename }",  # type name
+        "{ merchantz { id } }",  # field name
+        '{ backtestSplitRule(draft: {name: "x", legs: [{beneficiary: PLATFRM, basis: ITEM_AMOUNT}]}, '
+        'from: "2026-01-01T00:00:00Z", to: "2026-02-01T00:00:00Z") { payments } }',  # enum value, literal
+    ],
+)
+async def test_production_suggests_no_names_of_any_kind(production_client, anonymous_client, query):
+    body = await production_client.execute(query, expect_errors=True)
+    assert "did you mean" not in str(body["errors"]).lower()
+    body = await anonymous_client.execute(query, expect_errors=True)
+    assert "did you mean" in str(body["errors"]).lower()
+
+
+async def test_production_suggests_no_enum_value_for_a_variable(production_app):
+    query = "query($d: SplitRuleInput!) { backtestSplitRule(draft: $d, from: $t, to: $t) { payments } }"
+    query = query.replace("query($d: SplitRuleInput!)", "query($d: SplitRuleInput!, $t: DateTime!)")
+    draft = {"name": "x", "legs": [{"beneficiary": "PLATFRM", "basis": "ITEM_AMOUNT"}]}
+    async with http_client(production_app) as http:
+        response = await http.post(
+            "/graphql", json={"query": query, "variables": {"d": draft, "t": "2026-01-01T00:00:00Z"}}
+        )
+    error = response.json()["errors"][0]
+    assert "did you mean" not in error["message"].lower()
+    assert error["extensions"] == {"code": "INVALID_INPUT", "field": "d.legs[0].beneficiary"}
+
+
+async def test_a_malformed_global_id_is_invalid_id_with_its_input_path(merchant_client, world):
+    body = await merchant_client.execute(PREVIEW, {"i": _preview_input(world, merchantId="!!!")}, expect_errors=True)
+    assert _first_error(body)["extensions"] == {"code": "INVALID_ID", "field": "i.merchantId"}
+    body = await merchant_client.execute('{ merchant(id: "abc") { id } }', expect_errors=True)
+    assert _first_error(body)["extensions"] == {"code": "INVALID_ID", "field": "id"}
+
+
+RECORD = """mutation($p: RecordPaymentInput!) { recordPayment(input: $p) {
+  __typename ... on ValidationError { code field message errors { code field message } } } }"""
+
+
+async def test_every_field_at_fault_in_a_payment_is_reported_at_once(operations_client, world):
+    payment = _preview_input(
+        world,
+        idempotencyKey=" ",
+        externalOrderId="order-1",
+        paidAt="2026-01-01T00:00:00Z",
+        totalAmount="1.00",
+        lineItems=[
+            {"sku": "tea", "category": "tea", "unitAmount": "10.555"},
+            {"sku": "", "category": "x", "unitAmount": "1.00", "quantity": 0},
+        ],
+    )
+    result = (await operations_client.execute(RECORD, {"p": payment}))["recordPayment"]
+    assert result["__typename"] == "ValidationError"
+    fields = [error["field"] for error in result["errors"]]
+    assert fields == ["lineItems[0].unitAmount", "lineItems[1].quantity", "lineItems[1].sku", "idempotencyKey"]
+    assert (result["code"], result["field"]) == (result["errors"][0]["code"], result["errors"][0]["field"])
+
+
+async def test_a_total_mismatch_speaks_in_major_units(operations_client, world):
+    payment = _preview_input(
+        world,
+        idempotencyKey="k-mismatch",
+        externalOrderId="o-mismatch",
+        paidAt="2026-01-01T00:00:00Z",
+        totalAmount="1.00",
+        lineItems=[{"sku": "tea", "category": "tea", "unitAmount": "10.55"}],
+    )
+    result = (await operations_client.execute(RECORD, {"p": payment}))["recordPayment"]
+    assert result["message"] == "totalAmount is 1.00 but the line items and shipping fee add up to 10.55"
+    assert "minor units" not in result["message"]
+
+
+async def test_a_zero_amount_payment_is_refused(operations_client, world):
+    payment = _preview_input(
+        world,
+        idempotencyKey="k-zero",
+        externalOrderId="o-zero",
+        paidAt="2026-01-01T00:00:00Z",
+        totalAmount="0.00",
+        lineItems=[{"sku": "tea", "category": "tea", "unitAmount": "0.00"}],
+    )
+    result = (await operations_client.execute(RECORD, {"p": payment}))["recordPayment"]
+    assert (result["__typename"], result["field"]) == ("ValidationError", "totalAmount")

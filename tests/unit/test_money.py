@@ -1,7 +1,9 @@
-"""Money: exact parsing of decimal text and the one allocation function."""
+"""Money: exact parsing of decimal text, the one allocation function, and the amounts of a payment."""
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
 
@@ -11,6 +13,7 @@ from hypothesis import strategies as st
 
 from domain.errors import ErrorCode, InvalidInput
 from domain.money import Money, allocate, parse_amount
+from domain.payments import InvalidPayment, LineItemInput, PaymentInput, normalize_payment
 
 
 @pytest.mark.parametrize(
@@ -144,3 +147,55 @@ def test_formatting_and_parsing_round_trip(minor, currency):
 def test_ties_go_to_the_larger_weight_whatever_the_order():
     assert allocate(5, [30, 70]) == (1, 4)
     assert allocate(5, [70, 30]) == (4, 1)
+
+
+@pytest.mark.parametrize(
+    "amount",
+    [Decimal("1E+999999999"), Decimal("1E-999999999"), "9" * 5000, int("9" * 4000), "\uff11\uff15\uff10.\uff10\uff10"],
+    ids=["huge-exponent", "tiny-exponent", "5000-digit-text", "4000-digit-int", "fullwidth-digits"],
+)
+def test_an_amount_out_of_range_or_in_other_digits_is_invalid_without_building_it(amount):
+    started = time.perf_counter()
+    with pytest.raises(InvalidInput) as caught:
+        parse_amount(amount, "CNY", field="totalAmount")
+    assert caught.value.code == ErrorCode.INVALID_AMOUNT and caught.value.field == "totalAmount"
+    assert time.perf_counter() - started < 0.1
+
+
+def _payment(**overrides):
+    fields = {
+        "idempotency_key": "key-1",
+        "merchant_id": 1,
+        "external_order_id": "order-1",
+        "currency": "CNY",
+        "total_amount": "10.55",
+        "line_items": [LineItemInput("tea", "tea", "10.55", 1)],
+        "paid_at": datetime(2026, 1, 1, tzinfo=UTC),
+        "shipping_fee": "0",
+    }
+    return PaymentInput(**(fields | overrides))
+
+
+def test_a_payment_of_zero_is_refused():
+    with pytest.raises(InvalidInput) as caught:
+        normalize_payment(_payment(total_amount="0.00", line_items=[LineItemInput("gift", "tea", "0.00", 1)]))
+    assert (caught.value.code, caught.value.field) == (ErrorCode.INVALID_PAYMENT, "totalAmount")
+
+
+def test_a_total_mismatch_is_told_in_major_units():
+    with pytest.raises(InvalidInput) as caught:
+        normalize_payment(_payment(total_amount="1.00"))
+    assert caught.value.message == "totalAmount is 1.00 but the line items and shipping fee add up to 10.55"
+
+
+def test_every_field_at_fault_is_reported_together():
+    with pytest.raises(InvalidPayment) as caught:
+        normalize_payment(_payment(shipping_fee="-1", region=" ", line_items=[LineItemInput("", "tea", "1.001", 0)]))
+    assert [error.field for error in caught.value.errors] == [
+        "lineItems[0].quantity",
+        "lineItems[0].unitAmount",
+        "lineItems[0].sku",
+        "shippingFee",
+        "region",
+    ]
+    assert caught.value.field == "lineItems[0].quantity"
