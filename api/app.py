@@ -79,6 +79,7 @@ def runtime_from(settings: Settings) -> Runtime:
         max_page_size=settings.max_page_size,
         lockout_attempts=settings.lockout_attempts,
         lockout_duration=settings.lockout_duration,
+        login_throttle=settings.login_throttle(),
     )
 
 

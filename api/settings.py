@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from auth.encryption import DataKeys
+from auth.throttle import DEFAULT_PER_ADDRESS, DEFAULT_PER_EMAIL, LoginThrottle
 from auth.tokens import SigningKeys
 
 DEFAULT_DATABASE_URL = "sqlite://splitledger.sqlite3"
@@ -42,6 +43,9 @@ class Settings:
     max_anonymous_body_bytes: int = 64 * 1024
     lockout_attempts: int = 5
     lockout_duration: timedelta = timedelta(minutes=15)
+    redis_url: str | None = None
+    login_limit_per_address: str = DEFAULT_PER_ADDRESS
+    login_limit_per_email: str = DEFAULT_PER_EMAIL
     signing_keys: SigningKeys = field(init=False, repr=False)
     encryption_keys: DataKeys = field(init=False, repr=False)
 
@@ -64,6 +68,14 @@ class Settings:
             object.__setattr__(self, "encryption_keys", DataKeys(keys=data_keys, active_kid=next(iter(data_keys))))
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
+
+    def login_throttle(self) -> LoginThrottle:
+        try:
+            return LoginThrottle(
+                self.redis_url, per_address=self.login_limit_per_address, per_email=self.login_limit_per_email
+            )
+        except ValueError as exc:
+            raise SettingsError(f"SPLITLEDGER_REDIS_URL or SPLITLEDGER_LOGIN_LIMIT_*: {exc}") from None
 
     @property
     def is_production(self) -> bool:
@@ -123,6 +135,9 @@ class Settings:
             max_anonymous_body_bytes=integer("SPLITLEDGER_MAX_ANONYMOUS_BODY_BYTES", 64 * 1024),
             lockout_attempts=integer("SPLITLEDGER_LOCKOUT_ATTEMPTS", 5),
             lockout_duration=timedelta(minutes=integer("SPLITLEDGER_LOCKOUT_MINUTES", 15)),
+            redis_url=env.get("SPLITLEDGER_REDIS_URL") or None,
+            login_limit_per_address=env.get("SPLITLEDGER_LOGIN_LIMIT_PER_ADDRESS") or DEFAULT_PER_ADDRESS,
+            login_limit_per_email=env.get("SPLITLEDGER_LOGIN_LIMIT_PER_EMAIL") or DEFAULT_PER_EMAIL,
         )
 
 

@@ -97,6 +97,7 @@ async def login(
     """Step one: the password. Returns tokens, or a ticket for the second step."""
     refuse_oversized_credentials(email, password)
     address = email.strip().lower()
+    await _throttle(runtime, client, address)
     now = runtime.now()
     # The gate comes first, in one statement: concurrent guesses each take a slot or are refused, so no more
     # passwords are ever checked than the lockout allows, however many arrive at once.
@@ -134,6 +135,7 @@ async def verify_mfa(runtime: Runtime, challenge_token: str, code: str, client: 
         raise InvalidInput(
             ErrorCode.CREDENTIAL_TOO_LONG, f"a code has at most {MAX_CODE_LENGTH} characters", field="code"
         )
+    await _throttle(runtime, client, None)
     now = runtime.now()
     ticket = await _spend_ticket(challenge_token, CHALLENGE, now)
     if not await _take_attempt(runtime, now, user_id=ticket.user_id):
@@ -145,6 +147,16 @@ async def verify_mfa(runtime: Runtime, challenge_token: str, code: str, client: 
         await _register_failure(runtime, user, client, "wrong two-factor code")
         raise AuthenticationFailed(LOGIN_FAILED)
     return await _open_session(runtime, user, mfa_passed=True, client=client)
+
+
+TOO_MANY_ATTEMPTS = "too many attempts from this address or for this account: wait a minute and try again"
+
+
+async def _throttle(runtime: Runtime, client: ClientInfo, email: str | None) -> None:
+    """Per client address and per email, before the account's own gate: a throttled attempt checks nothing
+    and does not count toward the account's lockout."""
+    if not await runtime.login_throttle.admit(address=client.ip_address, email=email):
+        raise AuthenticationFailed(TOO_MANY_ATTEMPTS, code=ErrorCode.TOO_MANY_ATTEMPTS)
 
 
 async def _take_attempt(

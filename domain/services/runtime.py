@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from auth.encryption import DataKeys
+from auth.throttle import LoginThrottle
 from auth.tokens import SigningKeys
 
 
@@ -23,6 +24,7 @@ class Runtime:
     max_page_size: int = 100
     lockout_attempts: int = 5
     lockout_duration: timedelta = timedelta(minutes=15)
+    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     clock: Callable[[], datetime] = field(default=utc_now)
 
     def now(self) -> datetime:

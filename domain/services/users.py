@@ -120,6 +120,24 @@ async def disable_user(principal: Principal, runtime: Runtime, user_id: int) -> 
     return await User.filter(id=user.id).select_related("party").get()
 
 
+async def unlock_user(principal: Principal, runtime: Runtime, user_id: int) -> User:
+    """Lifts a lockout (failed attempts) at once, after the administrator has checked with the person."""
+    require(principal, "users:write")
+    async with in_transaction():
+        user = await _writable_user(principal, user_id)
+        _check_grant(principal, user.role)
+        was_locked_until = user.locked_until
+        await User.filter(id=user.id).update(locked_until=None, failed_attempts=0)
+        await auth_events.record(
+            "user_unlocked",
+            user_id=user.id,
+            party_id=user.party_id,
+            actor=principal,
+            detail=f"was locked until {was_locked_until.isoformat()}" if was_locked_until else "was not locked",
+        )
+    return await User.filter(id=user.id).select_related("party").get()
+
+
 async def reset_user_mfa(principal: Principal, runtime: Runtime, user_id: int) -> User:
     """Turns two-factor off (a lost phone); the user enrols again at the next login. Ends their sessions."""
     require(principal, "users:write")

@@ -163,6 +163,21 @@ class AdminMutation:
 
     @strawberry.mutation(
         description=describe(
+            "Unlocks a user locked out by failed login attempts (check with the person first); recorded as an "
+            "auth event.",
+            "users:write",
+        ),
+        extensions=[requires("users:write")],
+    )
+    async def unlock_user(self, info: Info, input: UserInput) -> UpdateUserResult:
+        try:
+            row = await user_service.unlock_user(info.context.principal, info.context.runtime, _user_id(input.id))
+        except DomainError as exc:
+            return user_error(exc)
+        return UpdateUserSuccess(user=user_from_row(row))
+
+    @strawberry.mutation(
+        description=describe(
             "Turns a user's two-factor login off (a lost phone) and ends their "
             "sessions; they enrol again at next login.",
             "users:write",

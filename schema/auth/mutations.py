@@ -163,7 +163,8 @@ def _no_store(info: Info) -> None:
 class AuthMutation:
     @strawberry.mutation(
         description="Step one of login: email and password. A wrong email, a wrong password and a locked account "
-        "get the same answer; 5 failures in a row lock the account for 15 minutes."
+        "get the same answer; 5 failures in a row lock the account for 15 minutes. Attempts are also limited per "
+        "client address and per email (TOO_MANY_ATTEMPTS)."
     )
     async def login(self, info: Info, input: LoginInput) -> LoginResult:
         _no_store(info)

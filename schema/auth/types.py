@@ -69,7 +69,8 @@ class MfaEnrollmentRequired:
 @strawberry.type(description="Login, a code or a token was refused. The message never says which part was wrong.")
 class AuthFailure:
     code: ErrorCodeEnum = strawberry.field(
-        description="AUTHENTICATION_FAILED, INVALID_REFRESH_TOKEN or INVALID_MFA_TICKET."
+        description="AUTHENTICATION_FAILED, INVALID_REFRESH_TOKEN, INVALID_MFA_TICKET, or TOO_MANY_ATTEMPTS when "
+        "this address or this email tried too often (wait and retry; the account is not locked by it)."
     )
     message: str = strawberry.field(description="For people.")
 

@@ -147,3 +147,29 @@ async def test_sessions_list_and_revoke_and_password_change(app, anonymous_clien
     assert (await anonymous_client.login(staff.email))["__typename"] == "AuthFailure"
     assert (await anonymous_client.login(staff.email, "another-long-password"))["__typename"] == "AuthTokens"
     assert await AuthSession.filter(user_id=staff.user_id, revoke_reason="password_changed").count() == 1
+
+
+UNLOCK = """mutation($id: ID!) { unlockUser(input: {id: $id}) {
+  __typename ... on UpdateUserSuccess { user { lockedUntil } } } }"""
+
+
+async def test_an_administrator_unlocks_a_locked_user_and_it_is_recorded(app, anonymous_client, make_user, world):
+    from domain.models import AuthEvent
+
+    staff = await make_user("merchant_staff", mfa=True)
+    for n in range(5):
+        await anonymous_client.login(staff.email, f"wrong-password-{n}")
+    assert (await User.get(id=staff.user_id)).locked_until is not None
+    assert (await anonymous_client.login(staff.email))["__typename"] == "AuthFailure"
+    other_admin = await make_user("merchant_admin", world.merchant_b_id, mfa=True)
+    tokens = await anonymous_client.login_with_totp(other_admin.email, other_admin.totp_secret)
+    async with http_client(app, tokens["accessToken"]) as http:
+        assert (await Api(http).execute(UNLOCK, {"id": gid("User", staff.user_id)}))["unlockUser"][
+            "__typename"
+        ] == "NotFoundError"
+    admin, http = await _merchant_admin_api(app, anonymous_client, make_user)
+    async with http:
+        unlocked = (await Api(http).execute(UNLOCK, {"id": gid("User", staff.user_id)}))["unlockUser"]
+    assert unlocked == {"__typename": "UpdateUserSuccess", "user": {"lockedUntil": None}}
+    assert (await anonymous_client.login(staff.email))["__typename"] == "MfaChallenge"
+    assert await AuthEvent.filter(kind="user_unlocked", user_id=staff.user_id, actor_user_id=admin.user_id).exists()
