@@ -8,13 +8,14 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from auth.principal import Principal
-from domain.services import ledger, parties, payment_reads, rules
+from domain.services import ledger, parties, party_kinds, payment_reads, rules
 
 
 class Loaders:
     def __init__(self, principal: Principal) -> None:
         self.principal = principal
         self.party: DataLoader[int, Any] = DataLoader(load_fn=self._load_parties)
+        self.party_kind: DataLoader[int, Any] = DataLoader(load_fn=self._load_party_kinds)
         self.allocations: DataLoader[int, list[Any]] = DataLoader(load_fn=self._grouped(payment_reads.allocations_of))
         self.payment_lines: DataLoader[int, list[Any]] = DataLoader(load_fn=self._grouped(payment_reads.lines_of))
         self.rule_versions: DataLoader[int, list[Any]] = DataLoader(load_fn=self._grouped(rules.versions_of))
@@ -29,4 +30,8 @@ class Loaders:
 
     async def _load_parties(self, ids: Sequence[int]) -> list[Any]:
         found = await parties.parties_by_ids(self.principal, list(ids))
+        return [found.get(party_id) for party_id in ids]
+
+    async def _load_party_kinds(self, ids: Sequence[int]) -> list[Any]:
+        found = await party_kinds.kinds_of(list(ids))
         return [found.get(party_id) for party_id in ids]

@@ -5,13 +5,15 @@ from __future__ import annotations
 import strawberry
 from strawberry import relay
 
-from domain.errors import InvalidInput, NotFound
+from domain.errors import NotFound
 from schema.auth.types import ApiKey, User
 from schema.context import Info
-from schema.merchants.types import LogisticsPartner, Merchant, Platform, Supplier
+from schema.ids import database_id
+from schema.ledger.types import JournalEntry
+from schema.merchants.types import PARTY_TYPE_NAMES, LogisticsPartner, Merchant, Platform, Supplier
 from schema.payments.types import Payment
 from schema.permissions import describe, requires
-from schema.rules.types import SplitRule
+from schema.rules.types import SplitRule, SplitRuleVersion
 
 # Type name in a global id -> the type that resolves it and the permission needed to read it. A type missing
 # here is not reachable by node().
@@ -24,18 +26,16 @@ NODE_TYPES: dict[str, tuple[type[relay.Node], str]] = {
     "ApiKey": (ApiKey, "apikeys:read"),
     "Payment": (Payment, "payments:read"),
     "SplitRule": (SplitRule, "rules:read"),
+    "SplitRuleVersion": (SplitRuleVersion, "rules:read"),
+    "JournalEntry": (JournalEntry, "ledger:read"),
 }
-PARTY_TYPES = ("Merchant", "LogisticsPartner", "Supplier", "Platform")
 
 
 def party_id_from_global_id(global_id: relay.GlobalID, field: str = "partyId") -> int:
     """The id of a party named by a global id of any party type."""
-    if global_id.type_name not in PARTY_TYPES:
+    if global_id.type_name not in PARTY_TYPE_NAMES:
         raise NotFound("party", field=field)
-    try:
-        return int(global_id.node_id)
-    except ValueError:
-        raise InvalidInput("INVALID_ID", f"{field} is not a valid party id", field=field) from None
+    return database_id(global_id.node_id, field, "party id")
 
 
 @strawberry.type

@@ -31,7 +31,7 @@ async def list_payments(
     if filters.merchant_id is not None:
         query = query.filter(merchant_id=filters.merchant_id)
     if filters.status:
-        query = query.filter(status=filters.status)
+        query = query.filter(status=str(filters.status))
     if filters.paid_from:
         query = query.filter(paid_at__gte=filters.paid_from)
     if filters.paid_until:

@@ -246,8 +246,14 @@ async def list_rules(
     require(principal, "rules:read")
     query = readable(principal, SplitRule)
     if status:
-        query = query.filter(status=status)
+        query = query.filter(status=str(status))
     return await fetch_page(query, page.checked(runtime.max_page_size))
+
+
+async def versions_by_ids(principal: Principal, version_ids: list[int]) -> dict[int, SplitRuleVersion]:
+    """For node lookups: the versions among `version_ids` in the caller's scope."""
+    require(principal, "rules:read")
+    return {row.id: row for row in await readable(principal, SplitRuleVersion).filter(id__in=version_ids)}
 
 
 async def versions_of(principal: Principal, rule_ids: list[int]) -> dict[int, list[SplitRuleVersion]]:

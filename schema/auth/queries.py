@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from domain.services import api_keys as api_key_service
-from domain.services import auth_events, identity, platform_settings
+from domain.services import auth_events, identity, platform_settings, viewers
 from domain.services import users as user_service
 from schema.auth.types import (
     ApiKey,
@@ -18,6 +18,7 @@ from schema.auth.types import (
     auth_event_from_row,
     settings_type,
     user_from_row,
+    viewer_of,
 )
 from schema.context import Info
 from schema.merchants.types import party_from_row
@@ -28,7 +29,21 @@ from schema.permissions import describe, requires
 @strawberry.type
 class AuthQuery:
     @strawberry.field(
-        description=describe("The caller: user, role, permissions and party.", None), extensions=[requires()]
+        description=describe(
+            "Who is calling, for users and API keys alike: kind, party, permissions, whether two-factor "
+            "login passed, and (with ledger:read) the party's balances.",
+            None,
+        ),
+        extensions=[requires()],
+    )
+    async def viewer(self, info: Info) -> Viewer:
+        principal = info.context.principal
+        return viewer_of(await viewers.current_caller(principal), principal)
+
+    @strawberry.field(
+        description=describe("The logged-in user: role, permissions and party. Users only; see `viewer`.", None),
+        extensions=[requires()],
+        deprecation_reason="Use `viewer`, which also answers for API keys.",
     )
     async def me(self, info: Info) -> Viewer:
         principal = info.context.principal

@@ -6,11 +6,9 @@ import strawberry
 from strawberry import relay
 
 from domain.errors import NotFound
-from domain.money import Money as DomainMoney
 from domain.services import ledger as ledger_service
 from schema.context import Info
-from schema.ledger.types import Balance, JournalEntry, LedgerVerification, entry_from_row
-from schema.money import Money
+from schema.ledger.types import Balance, JournalEntry, LedgerVerification, balance_from_row, entry_from_row
 from schema.node import party_id_from_global_id
 from schema.pagination import Connection, page_request, to_connection
 from schema.permissions import describe, requires
@@ -43,13 +41,7 @@ class LedgerQuery:
             party = party_id_from_global_id(party_id)
         except NotFound:
             return []
-        rows = await ledger_service.balances(info.context.principal, party)
-        return [
-            Balance(
-                currency=row.currency, bucket=row.bucket, amount=Money.of(DomainMoney(row.amount_minor, row.currency))
-            )
-            for row in rows
-        ]
+        return [balance_from_row(row) for row in await ledger_service.balances(info.context.principal, party)]
 
     @strawberry.field(
         description=describe(
@@ -66,8 +58,8 @@ class LedgerQuery:
             entries_checked=check.entries_checked,
             accounts_checked=check.accounts_checked,
             payments_checked=check.payments_checked,
-            unbalanced_entry_ids=[strawberry.ID(str(i)) for i in check.unbalanced_entry_ids],
-            mismatched_account_ids=[strawberry.ID(str(i)) for i in check.mismatched_account_ids],
+            unbalanced_entry_ids=[relay.GlobalID("JournalEntry", str(i)) for i in check.unbalanced_entry_ids],
+            mismatched_account_ids=[relay.GlobalID("LedgerAccount", str(i)) for i in check.mismatched_account_ids],
             mismatched_allocation_payment_ids=[
                 relay.GlobalID("Payment", str(i)) for i in check.mismatched_allocation_payment_ids
             ],

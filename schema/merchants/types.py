@@ -113,6 +113,31 @@ _KIND_TYPE = {
 }
 
 
+_ROLE_KIND = {
+    "PLATFORM": PartyKind.PLATFORM,
+    "LOGISTICS": PartyKind.LOGISTICS,
+    "MERCHANT": PartyKind.MERCHANT,
+    "SUPPLIER": PartyKind.SUPPLIER,
+}
+
+
+PARTY_TYPE_NAMES = frozenset(party_type.__name__ for party_type in _KIND_TYPE.values())
+
+
+def party_type_name(kind: PartyKind | str) -> str:
+    """The global-id type of a party of `kind`: Merchant, LogisticsPartner, Supplier or Platform."""
+    return _KIND_TYPE[PartyKind(kind)].__name__
+
+
+async def party_global_id(info: Info, party_id: int, role: str | None = None) -> relay.GlobalID:
+    """A party's global id, typed by its kind (so `node` resolves it). A share's role names the kind of every
+    party but a PARTY leg's, which is looked up (one query per request for all of them)."""
+    kind = _ROLE_KIND.get(str(role)) if role is not None else None
+    if kind is None:
+        kind = await info.context.loaders.party_kind.load(party_id)
+    return relay.GlobalID(party_type_name(kind) if kind is not None else "Party", str(party_id))
+
+
 def party_from_row(row: Any) -> Party:
     """Maps a party row from the services to its GraphQL type."""
     profile = row.settlement_profile()

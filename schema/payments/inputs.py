@@ -11,6 +11,7 @@ from strawberry import relay
 from domain.payments import LineItemInput as LineItemDraft
 from domain.payments import PaymentInput as PaymentDraft
 from schema.ids import required_id
+from schema.payments.types import PaymentStatusEnum
 
 
 @strawberry.input(description="A line item.")
@@ -75,7 +76,7 @@ def record_draft(data: RecordPaymentInput, now: datetime) -> PaymentDraft:
 @strawberry.input(description="Filters for the payment list; all given filters must hold.")
 class PaymentFilter:
     merchant_id: relay.GlobalID | None = strawberry.field(default=None, description="Only this merchant.")
-    status: str | None = strawberry.field(default=None, description="Only this status.")
+    status: PaymentStatusEnum | None = strawberry.field(default=None, description="Only this status.")
     paid_from: datetime | None = strawberry.field(default=None, description="Paid at or after.")
     paid_until: datetime | None = strawberry.field(default=None, description="Paid before.")
     external_order_id: str | None = strawberry.field(default=None, description="This order id.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -11,13 +12,36 @@ from strawberry import relay
 
 from domain.money import Money as DomainMoney
 from domain.services import payment_reads
+from domain.splitting import ShareRole
 from schema.context import Info
-from schema.merchants.types import Party, party_from_row
+from schema.merchants.types import Party, party_from_row, party_global_id
 from schema.money import Money
+
+ShareRoleEnum = strawberry.enum(
+    ShareRole,
+    name="ShareRole",
+    description="Why a party takes a share: PLATFORM (commission), LOGISTICS (the order's logistics partner), "
+    "PARTY (a party a rule's leg names, such as a supplier) or MERCHANT (what the legs leave).",
+)
+
+
+class PaymentStatus(enum.StrEnum):
+    CAPTURED = "CAPTURED"
+
+
+PaymentStatusEnum = strawberry.enum(
+    PaymentStatus,
+    name="PaymentStatus",
+    description="Where a payment stands. CAPTURED: recorded, split, and posted to the ledger.",
+)
 
 
 def _gid(type_name: str, row_id: int | None) -> relay.GlobalID | None:
     return relay.GlobalID(type_name, str(row_id)) if row_id is not None else None
+
+
+def rule_version_gid(version_id: int) -> relay.GlobalID:
+    return relay.GlobalID("SplitRuleVersion", str(version_id))
 
 
 @strawberry.type(description="A line item as recorded, with its part of the shipping fee and the rule that split it.")
@@ -29,26 +53,33 @@ class PaymentLineItem:
     quantity: int = strawberry.field(description="Units bought.")
     amount: Money = strawberry.field(description="unitAmount times quantity.")
     shipping_fee: Money = strawberry.field(description="This line's part of the shipping fee.")
-    rule_version_id: strawberry.ID = strawberry.field(description="The split rule version that split this line.")
+    rule_version_id: relay.GlobalID = strawberry.field(
+        description="The split rule version that split this line (a `SplitRuleVersion` id)."
+    )
 
 
 @strawberry.type(description="A party's share of one line item of a payment.")
 class Allocation:
     line_position: int = strawberry.field(description="The line item it belongs to.")
-    party_id: relay.GlobalID = strawberry.field(description="The party that receives it.")
-    role: str = strawberry.field(description="PLATFORM, LOGISTICS, PARTY or MERCHANT.")
+    role: ShareRoleEnum = strawberry.field(description="Why the party takes this share.")
     amount: Money = strawberry.field(description="The share.")
-    rule_version_id: strawberry.ID = strawberry.field(description="The split rule version that produced it.")
+    rule_version_id: relay.GlobalID = strawberry.field(
+        description="The split rule version that produced it (a `SplitRuleVersion` id)."
+    )
+    party_row_id: strawberry.Private[int]
+
+    @strawberry.field(description="The party that receives it: a global id of its kind's type.")
+    async def party_id(self, info: Info) -> relay.GlobalID:
+        return await party_global_id(info, self.party_row_id, self.role)
 
 
 def allocation_from_row(row: Any) -> Allocation:
-    kind = {"PLATFORM": "Platform", "LOGISTICS": "LogisticsPartner", "MERCHANT": "Merchant"}.get(row.role, "Supplier")
     return Allocation(
         line_position=row.line_position,
-        party_id=relay.GlobalID(kind, str(row.party_id)),
-        role=row.role,
+        party_row_id=row.party_id,
+        role=ShareRole(row.role),
         amount=Money.of(DomainMoney(row.amount_minor, row.currency)),
-        rule_version_id=strawberry.ID(str(row.rule_version_id)),
+        rule_version_id=rule_version_gid(row.rule_version_id),
     )
 
 
@@ -63,10 +94,12 @@ class Payment(relay.Node):
     shipping_fee: Money = strawberry.field(description="The shipping fee.")
     channel: str = strawberry.field(description="Sales channel, e.g. APP or MINI_PROGRAM.")
     region: str = strawberry.field(description="Region, e.g. CN-ZJ.")
-    status: str = strawberry.field(description="CAPTURED.")
+    status: PaymentStatusEnum = strawberry.field(description="Where the payment stands.")
     paid_at: datetime = strawberry.field(description="When the buyer paid.")
     created_at: datetime = strawberry.field(description="When it was recorded.")
-    journal_entry_id: strawberry.ID | None = strawberry.field(description="The ledger entry that posted it.")
+    journal_entry_id: relay.GlobalID | None = strawberry.field(
+        description="The ledger entry that posted it (a `JournalEntry` id)."
+    )
     logistics_party_id: strawberry.Private[int | None]
     merchant_party_id: strawberry.Private[int]
 
@@ -91,7 +124,7 @@ class Payment(relay.Node):
                 unit_amount=Money.of(DomainMoney(row.unit_amount_minor, self.currency)),
                 amount=Money.of(DomainMoney(row.amount_minor, self.currency)),
                 shipping_fee=Money.of(DomainMoney(row.shipping_minor, self.currency)),
-                rule_version_id=strawberry.ID(str(row.rule_version_id)),
+                rule_version_id=rule_version_gid(row.rule_version_id),
             )
             for row in rows
         ]
@@ -122,10 +155,10 @@ def payment_from_row(row: Any) -> Payment:
         shipping_fee=money(row.shipping_fee_minor),
         channel=row.channel,
         region=row.region,
-        status=row.status,
+        status=PaymentStatus(row.status),
         paid_at=row.paid_at,
         created_at=row.created_at,
-        journal_entry_id=strawberry.ID(str(row.journal_entry_id)) if row.journal_entry_id else None,
+        journal_entry_id=_gid("JournalEntry", row.journal_entry_id),
         logistics_party_id=row.logistics_party_id,
         merchant_party_id=row.merchant_id,
     )
@@ -133,9 +166,13 @@ def payment_from_row(row: Any) -> Payment:
 
 @strawberry.type(description="A party's share in a preview.")
 class PreviewShare:
-    party_id: relay.GlobalID = strawberry.field(description="Who would receive it.")
-    role: str = strawberry.field(description="PLATFORM, LOGISTICS, PARTY or MERCHANT.")
+    role: ShareRoleEnum = strawberry.field(description="Why the party would take this share.")
     amount: Money = strawberry.field(description="How much.")
+    party_row_id: strawberry.Private[int]
+
+    @strawberry.field(description="Who would receive it: a global id of its kind's type.")
+    async def party_id(self, info: Info) -> relay.GlobalID:
+        return await party_global_id(info, self.party_row_id, self.role)
 
 
 @strawberry.type(description="How one line item would be split.")
@@ -144,7 +181,9 @@ class PreviewLine:
     category: str = strawberry.field(description="Product category.")
     amount: Money = strawberry.field(description="The line's goods amount.")
     shipping_fee: Money = strawberry.field(description="Its part of the shipping fee.")
-    rule_version_id: strawberry.ID = strawberry.field(description="The rule version that matched.")
+    rule_version_id: relay.GlobalID = strawberry.field(
+        description="The rule version that matched (a `SplitRuleVersion` id)."
+    )
     shares: list[PreviewShare] = strawberry.field(description="Who gets what of this line.")
 
 
@@ -156,14 +195,8 @@ class SplitPreview:
 
 
 def preview_from_split(split: Any, currency: str) -> SplitPreview:
-    kinds = {"PLATFORM": "Platform", "LOGISTICS": "LogisticsPartner", "MERCHANT": "Merchant", "PARTY": "Supplier"}
-
     def share(party_id: int, role: Any, amount: int) -> PreviewShare:
-        return PreviewShare(
-            party_id=relay.GlobalID(kinds[role.value], str(party_id)),
-            role=role.value,
-            amount=Money.of(DomainMoney(amount, currency)),
-        )
+        return PreviewShare(party_row_id=party_id, role=ShareRole(role), amount=Money.of(DomainMoney(amount, currency)))
 
     return SplitPreview(
         total=Money.of(DomainMoney(split.total_minor, currency)),
@@ -173,7 +206,7 @@ def preview_from_split(split: Any, currency: str) -> SplitPreview:
                 category=line.line.category,
                 amount=Money.of(DomainMoney(line.line.amount_minor, currency)),
                 shipping_fee=Money.of(DomainMoney(line.shipping_minor, currency)),
-                rule_version_id=strawberry.ID(str(line.rule_version_id)),
+                rule_version_id=rule_version_gid(line.rule_version_id),
                 shares=[share(s.party_id, s.role, s.amount_minor) for s in line.shares],
             )
             for line in split.lines

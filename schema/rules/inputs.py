@@ -6,11 +6,14 @@ from datetime import datetime
 from decimal import Decimal
 
 import strawberry
+from strawberry import relay
 
-from domain.errors import InvalidInput
+from domain.errors import InvalidInput, NotFound
 from domain.money import parse_amount
 from domain.rules import Band, Computation, Conditions, Leg, LegApplication, RuleDraft
-from schema.ids import database_id
+from schema.context import Info
+from schema.ids import database_id, required_id
+from schema.merchants.types import PARTY_TYPE_NAMES, party_type_name
 from schema.rules.types import BasisEnum, BeneficiaryEnum, LegApplicationEnum
 
 
@@ -25,7 +28,9 @@ class RuleTierInput:
 class RuleLegInput:
     beneficiary: BeneficiaryEnum = strawberry.field(description="PLATFORM, LOGISTICS or PARTY.")
     basis: BasisEnum = strawberry.field(description="ITEM_AMOUNT, SHIPPING_FEE or ORDER_TOTAL.")
-    party_id: strawberry.ID | None = strawberry.field(default=None, description="For PARTY: the party's database id.")
+    party_id: relay.GlobalID | None = strawberry.field(
+        default=None, description="For PARTY: the party, by the global id of its kind's type (e.g. a `Supplier` id)."
+    )
     application: LegApplicationEnum = strawberry.field(
         default=LegApplication.PER_ORDER,
         description="What the computation is applied to: PER_ORDER (default; the sum of the matched lines), "
@@ -42,7 +47,9 @@ class RuleLegInput:
 
 @strawberry.input(description="When the rule applies; omit a condition to match any value.")
 class RuleConditionsInput:
-    merchant_ids: list[strawberry.ID] = strawberry.field(default_factory=list, description="Merchant database ids.")
+    merchant_ids: list[relay.GlobalID] = strawberry.field(
+        default_factory=list, description="Merchants (`Merchant` ids)."
+    )
     merchant_tiers: list[str] = strawberry.field(default_factory=list, description="Merchant tiers.")
     categories: list[str] = strawberry.field(default_factory=list, description="Product categories.")
     min_amount: Decimal | None = strawberry.field(default=None, description="Order goods amount at least this.")
@@ -75,6 +82,24 @@ class SplitRuleInput:
 MAX_LIST = 200
 
 
+def _party_id(global_id: relay.GlobalID, field: str) -> int:
+    if global_id.type_name not in PARTY_TYPE_NAMES:
+        raise NotFound("party", field=field)
+    return database_id(global_id.node_id, field, f"{global_id.type_name} id")
+
+
+async def checked_draft(data: SplitRuleInput, info: Info) -> RuleDraft:
+    """The draft, once every leg's party id has the type of the party's kind: a `Merchant` id that names a supplier
+    names no merchant, so it is NOT_FOUND like a missing party."""
+    draft = to_draft(data)
+    named = [(index, leg.party_id) for index, leg in enumerate(data.legs) if leg.party_id is not None]
+    kinds = await info.context.loaders.party_kind.load_many([leg.party_id for leg in draft.legs if leg.party_id])
+    for (index, global_id), kind in zip(named, kinds, strict=True):
+        if kind is None or party_type_name(kind) != global_id.type_name:
+            raise NotFound("party", field=f"legs[{index}].partyId")
+    return draft
+
+
 def to_draft(data: SplitRuleInput) -> RuleDraft:
     currency = data.currency.strip().upper() if data.currency else None
 
@@ -90,7 +115,7 @@ def to_draft(data: SplitRuleInput) -> RuleDraft:
         if len(values) > MAX_LIST:
             raise InvalidInput("INVALID_RULE", f"at most {MAX_LIST} {name}", field=name)
     merchant_ids = frozenset(
-        database_id(i, f"conditions.merchantIds[{n}]", "merchant id") for n, i in enumerate(c.merchant_ids)
+        required_id(i, "Merchant", "merchant", f"conditions.merchantIds[{n}]") for n, i in enumerate(c.merchant_ids)
     )
     conditions = Conditions(
         merchant_ids=merchant_ids,
@@ -107,7 +132,7 @@ def to_draft(data: SplitRuleInput) -> RuleDraft:
     legs = []
     for index, leg in enumerate(data.legs):
         where = f"legs[{index}]"
-        party_id = None if leg.party_id is None else database_id(leg.party_id, f"{where}.partyId", "party id")
+        party_id = None if leg.party_id is None else _party_id(leg.party_id, f"{where}.partyId")
         bands = tuple(
             Band(
                 minor(t.from_amount, f"{where}.tiers[{i}].fromAmount") or 0,

@@ -11,9 +11,9 @@ from domain.errors import DomainError
 from domain.services import rules as rule_service
 from schema.context import Info
 from schema.errors import NotFoundError, ValidationError, user_error
-from schema.ids import database_id, required_id
+from schema.ids import required_id
 from schema.permissions import describe, requires
-from schema.rules.inputs import SplitRuleInput, to_draft
+from schema.rules.inputs import SplitRuleInput, checked_draft
 from schema.rules.types import SplitRule, rule_from_row
 
 
@@ -41,23 +41,26 @@ class SplitRuleIdInput:
 @strawberry.input(description="The rule version the approver reviewed, to activate.")
 class ActivateSplitRuleInput:
     id: relay.GlobalID = strawberry.field(description="The rule.")
-    version_id: strawberry.ID = strawberry.field(
-        description="The id of the version that was reviewed (`SplitRuleVersion.id`). Only that version is "
+    version_id: relay.GlobalID = strawberry.field(
+        description="The version that was reviewed (its `SplitRuleVersion.id`). Only that version is "
         "activated, even when a newer one was added since."
     )
 
 
-def _version_id(value: strawberry.ID) -> int:
-    return database_id(value, "versionId", "id of one of the rule's versions")
+def _version_id(value: relay.GlobalID) -> int:
+    return required_id(value, "SplitRuleVersion", "version of this split rule", "versionId")
 
 
 def _rule_id(global_id: relay.GlobalID) -> int:
     return required_id(global_id, "SplitRule", "split rule")
 
 
-def _rule_input(data: SplitRuleInput) -> rule_service.RuleInput:
+async def _rule_input(data: SplitRuleInput, info: Info) -> rule_service.RuleInput:
     return rule_service.RuleInput(
-        name=data.name, description=data.description, draft=to_draft(data), effective_from=data.effective_from
+        name=data.name,
+        description=data.description,
+        draft=await checked_draft(data, info),
+        effective_from=data.effective_from,
     )
 
 
@@ -69,7 +72,8 @@ class RuleMutation:
     )
     async def create_split_rule(self, info: Info, input: SplitRuleInput) -> SplitRuleResult:
         try:
-            row = await rule_service.create_rule(info.context.principal, info.context.runtime, _rule_input(input))
+            rule = await _rule_input(input, info)
+            row = await rule_service.create_rule(info.context.principal, info.context.runtime, rule)
         except DomainError as exc:
             return user_error(exc)
         return SplitRuleSuccess(rule=rule_from_row(row))
@@ -82,9 +86,8 @@ class RuleMutation:
     )
     async def update_split_rule(self, info: Info, input: UpdateSplitRuleInput) -> SplitRuleResult:
         try:
-            row = await rule_service.update_rule(
-                info.context.principal, info.context.runtime, _rule_id(input.id), _rule_input(input)
-            )
+            rule = await _rule_input(input, info)
+            row = await rule_service.update_rule(info.context.principal, info.context.runtime, _rule_id(input.id), rule)
         except DomainError as exc:
             return user_error(exc)
         return SplitRuleSuccess(rule=rule_from_row(row))

@@ -11,22 +11,29 @@ from strawberry import relay
 from domain.money import Money as DomainMoney
 from domain.services import rule_simulation
 from domain.services import rules as rule_service
+from domain.splitting import ShareRole
 from schema.context import Info
 from schema.ids import global_id_to_int
+from schema.merchants.types import party_global_id
 from schema.money import Money
 from schema.pagination import Connection, page_request, to_connection
+from schema.payments.types import ShareRoleEnum
 from schema.permissions import describe, requires
-from schema.rules.inputs import SplitRuleInput, to_draft
-from schema.rules.types import SplitRule, rule_from_row
+from schema.rules.inputs import SplitRuleInput, checked_draft
+from schema.rules.types import RuleStatusEnum, SplitRule, rule_from_row
 
 
 @strawberry.type(description="One party's total over the backtested payments: what it got, and what it would have.")
 class BacktestLine:
-    party_id: strawberry.ID = strawberry.field(description="The party's database id.")
-    role: str = strawberry.field(description="PLATFORM, LOGISTICS, PARTY or MERCHANT.")
+    role: ShareRoleEnum = strawberry.field(description="Why the party takes these shares.")
     actual: Money = strawberry.field(description="What the recorded allocations gave it.")
     with_draft: Money = strawberry.field(description="What it would have got with the draft rule in effect.")
     difference: Money = strawberry.field(description="withDraft - actual.")
+    party_row_id: strawberry.Private[int]
+
+    @strawberry.field(description="The party: a global id of its kind's type.")
+    async def party_id(self, info: Info) -> relay.GlobalID:
+        return await party_global_id(info, self.party_row_id, self.role)
 
 
 @strawberry.type(description="The result of replaying a draft rule over past payments. Nothing was written.")
@@ -45,7 +52,11 @@ class RuleQuery:
         extensions=[requires("rules:read")],
     )
     async def split_rules(
-        self, info: Info, first: int | None = None, after: str | None = None, status: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        status: Annotated[RuleStatusEnum | None, strawberry.argument(description="Only rules in this status.")] = None,
     ) -> Connection[SplitRule]:
         page = await rule_service.list_rules(
             info.context.principal, info.context.runtime, page_request(first, after), status
@@ -78,15 +89,15 @@ class RuleQuery:
         to: Annotated[datetime, strawberry.argument(description="Paid before.")],
     ) -> Backtest:
         result = await rule_simulation.backtest_rule(
-            info.context.principal, info.context.runtime, to_draft(draft), from_, to
+            info.context.principal, info.context.runtime, await checked_draft(draft, info), from_, to
         )
         return Backtest(
             payments=result.payments,
             truncated=result.truncated,
             lines=[
                 BacktestLine(
-                    party_id=strawberry.ID(str(row.party_id)),
-                    role=row.role,
+                    party_row_id=row.party_id,
+                    role=ShareRole(row.role),
                     actual=Money.of(DomainMoney(row.actual_minor, row.currency)),
                     with_draft=Money.of(DomainMoney(row.with_draft_minor, row.currency)),
                     difference=Money.of(DomainMoney(row.with_draft_minor - row.actual_minor, row.currency)),

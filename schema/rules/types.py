@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Iterable
 from datetime import datetime
@@ -15,6 +16,7 @@ from domain.money import Money as DomainMoney
 from domain.rules import Basis, BeneficiaryKind, LegApplication, conditions_from_dict, legs_from_list
 from domain.services import rules as rule_service
 from schema.context import Info
+from schema.merchants.types import party_global_id
 
 BasisEnum = strawberry.enum(
     Basis,
@@ -36,6 +38,20 @@ LegApplicationEnum = strawberry.enum(
 BeneficiaryEnum = strawberry.enum(BeneficiaryKind, description="Who a leg pays.")
 
 
+class RuleStatus(enum.StrEnum):
+    DRAFT = rule_service.DRAFT
+    ACTIVE = rule_service.ACTIVE
+    ARCHIVED = rule_service.ARCHIVED
+
+
+RuleStatusEnum = strawberry.enum(
+    RuleStatus,
+    name="SplitRuleStatus",
+    description="Where a rule stands. DRAFT: written, no version activated yet. ACTIVE: its activated versions split "
+    "payments. ARCHIVED: it matches no new payment.",
+)
+
+
 @strawberry.type(description="A progressive tier: `rateBps` on the part of the basis from `from` up to `to`.")
 class RuleTier:
     from_amount: Decimal = strawberry.field(description="Start of the band, in major units.")
@@ -46,7 +62,6 @@ class RuleTier:
 @strawberry.type(description="One leg of a rule: a beneficiary, a basis and how much of it.")
 class RuleLeg:
     beneficiary: BeneficiaryEnum = strawberry.field(description="PLATFORM, LOGISTICS (the order's) or PARTY.")
-    party_id: strawberry.ID | None = strawberry.field(description="For PARTY: the party's database id.")
     basis: BasisEnum = strawberry.field(description="ITEM_AMOUNT, SHIPPING_FEE or ORDER_TOTAL.")
     application: LegApplicationEnum = strawberry.field(
         description="PER_ORDER, PER_LINE or PER_UNIT: what the computation is applied to, once."
@@ -58,11 +73,16 @@ class RuleLeg:
     tiers: list[RuleTier] = strawberry.field(description="Progressive tiers, if any.")
     min_amount: Decimal | None = strawberry.field(description="Smallest share (per order, line or unit).")
     max_amount: Decimal | None = strawberry.field(description="Largest share (per order, line or unit).")
+    party_row_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="For PARTY: the party, a global id of its kind's type (e.g. a `Supplier` id).")
+    async def party_id(self, info: Info) -> relay.GlobalID | None:
+        return await party_global_id(info, self.party_row_id) if self.party_row_id else None
 
 
 @strawberry.type(description="When a rule applies; empty lists and nulls mean any.")
 class RuleConditions:
-    merchant_ids: list[strawberry.ID] = strawberry.field(description="Merchants (database ids).")
+    merchant_ids: list[relay.GlobalID] = strawberry.field(description="Merchants (`Merchant` ids).")
     merchant_tiers: list[str] = strawberry.field(description="Merchant tiers.")
     categories: list[str] = strawberry.field(description="Product categories.")
     min_amount: Decimal | None = strawberry.field(description="Order goods amount at least this.")
@@ -75,8 +95,8 @@ class RuleConditions:
 
 
 @strawberry.type(description="One immutable version of a rule.")
-class SplitRuleVersion:
-    id: strawberry.ID = strawberry.field(description="Version id (allocations name it).")
+class SplitRuleVersion(relay.Node):
+    id: relay.NodeID[int]
     version: int = strawberry.field(description="1, 2, ...")
     priority: int = strawberry.field(
         description="Higher wins among matching rules; the default rule's versions rank below every other."
@@ -85,6 +105,17 @@ class SplitRuleVersion:
     activated_at: datetime | None = strawberry.field(description="When it was activated; null for a draft version.")
     conditions: RuleConditions = strawberry.field(description="When it applies.")
     legs: list[RuleLeg] = strawberry.field(description="Who takes what; the merchant gets the rest.")
+    rule_row_id: strawberry.Private[int]
+
+    @strawberry.field(description="The rule it is a version of (a `SplitRule` id).")
+    def rule_id(self) -> relay.GlobalID:
+        return relay.GlobalID("SplitRule", str(self.rule_row_id))
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False) -> list[Any]:
+        ids = [int(i) for i in node_ids]
+        rows = await rule_service.versions_by_ids(info.context.principal, ids)
+        return [version_from_row(rows[i]) if i in rows else None for i in ids]
 
 
 def _major(minor: int | None, currency: str | None) -> Decimal | None:
@@ -97,13 +128,14 @@ def version_from_row(row: Any) -> SplitRuleVersion:
     conditions = conditions_from_dict(json.loads(row.conditions))
     currency = conditions.currency
     return SplitRuleVersion(
-        id=strawberry.ID(str(row.id)),
+        id=row.id,
+        rule_row_id=row.rule_id,
         version=row.version,
         priority=row.priority,
         effective_from=row.effective_from,
         activated_at=row.activated_at,
         conditions=RuleConditions(
-            merchant_ids=[strawberry.ID(str(i)) for i in sorted(conditions.merchant_ids)],
+            merchant_ids=[relay.GlobalID("Merchant", str(i)) for i in sorted(conditions.merchant_ids)],
             merchant_tiers=sorted(conditions.merchant_tiers),
             categories=sorted(conditions.categories),
             min_amount=_major(conditions.min_amount_minor, currency),
@@ -117,7 +149,7 @@ def version_from_row(row: Any) -> SplitRuleVersion:
         legs=[
             RuleLeg(
                 beneficiary=leg.beneficiary,
-                party_id=strawberry.ID(str(leg.party_id)) if leg.party_id else None,
+                party_row_id=leg.party_id,
                 basis=leg.basis,
                 application=leg.application,
                 rate_bps=leg.computation.rate_bps,
@@ -143,7 +175,7 @@ class SplitRule(relay.Node):
     id: relay.NodeID[int]
     name: str = strawberry.field(description="Name.")
     description: str | None = strawberry.field(description="What it is for.")
-    status: str = strawberry.field(description="DRAFT, ACTIVE or ARCHIVED.")
+    status: RuleStatusEnum = strawberry.field(description="Where the rule stands.")
     is_default: bool = strawberry.field(
         description="The default rule: an ordinary rule that ranks below every other and matches every payment "
         "(no conditions, rates only), so a payment no other rule matches is split by it."
@@ -175,9 +207,9 @@ def rule_from_row(row: Any) -> SplitRule:
         id=row.id,
         name=row.name,
         description=row.description,
-        status=row.status,
+        status=RuleStatus(row.status),
         is_default=row.is_default,
-        archive_requested=row.archive_requested_by_id is not None and row.status != "ARCHIVED",
+        archive_requested=row.archive_requested_by_id is not None and row.status != RuleStatus.ARCHIVED,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )

@@ -16,7 +16,7 @@ ME = "{ me { email role permissions mfaPassed party { kind name } } }"
 async def test_login_then_me_then_logout(app, anonymous_client, make_user):
     operations = await make_user("platform_operations")
     tokens = await anonymous_client.login_with_totp(operations.email, operations.totp_secret)
-    assert tokens["__typename"] == "AuthTokens" and tokens["viewer"]["role"] == "platform_operations"
+    assert tokens["__typename"] == "AuthTokens" and tokens["viewer"]["role"] == "PLATFORM_OPERATIONS"
     async with http_client(app, tokens["accessToken"]) as http:
         api = Api(http)
         me = (await api.execute(ME))["me"]

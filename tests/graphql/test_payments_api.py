@@ -148,7 +148,7 @@ async def test_balances_and_entries_are_scoped(merchant_client, other_merchant_c
     entries = "{ ledgerEntries(first: 100) { edges { node { paymentId postings { partyId bucket } } } } }"
     seen = (await other_merchant_client.execute(entries))["ledgerEntries"]["edges"]
     for edge in seen:
-        assert {p["partyId"] for p in edge["node"]["postings"]} == {str(world.merchant_b_id)}
+        assert {p["partyId"] for p in edge["node"]["postings"]} == {gid("Merchant", world.merchant_b_id)}
     platform = (await finance_client.execute(entries))["ledgerEntries"]["edges"]
     assert any(len(e["node"]["postings"]) >= 3 for e in platform)
 

@@ -27,7 +27,7 @@ PREVIEW = """query($i: PaymentInput!) { previewSplit(input: $i) { parties { role
   lines { ruleVersionId } } }"""
 
 
-def gid(type_name: str, row_id: int) -> str:
+def gid(type_name: str, row_id: int | str) -> str:
     return base64.b64encode(f"{type_name}:{row_id}".encode()).decode()
 
 
@@ -35,7 +35,7 @@ def rule_input(merchant_id: int, rate_bps: int = 500, **overrides) -> dict:
     return {
         "name": "Tea commission",
         "priority": 5,
-        "conditions": {"merchantIds": [str(merchant_id)], "categories": ["tea"]},
+        "conditions": {"merchantIds": [gid("Merchant", merchant_id)], "categories": ["tea"]},
         "legs": [{"beneficiary": "PLATFORM", "basis": "ITEM_AMOUNT", "rateBps": rate_bps}],
     } | overrides
 
@@ -155,9 +155,13 @@ async def test_bad_rules_are_refused_naming_the_field(client_for, make_merchant)
             "conditions.activeFrom",
         ),
         (rule_input(merchant.id) | {"effectiveFrom": without_zone}, "INVALID_INPUT", "effectiveFrom"),
-        (rule_input(merchant.id) | {"legs": [party_leg | {"partyId": "²"}]}, "INVALID_ID", "legs[0].partyId"),
         (
-            rule_input(merchant.id) | {"conditions": {"merchantIds": ["9" * 30]}},
+            rule_input(merchant.id) | {"legs": [party_leg | {"partyId": gid("Supplier", "²")}]},
+            "INVALID_ID",
+            "legs[0].partyId",
+        ),
+        (
+            rule_input(merchant.id) | {"conditions": {"merchantIds": [gid("Merchant", "9" * 30)]}},
             "INVALID_ID",
             "conditions.merchantIds[0]",
         ),
@@ -236,7 +240,7 @@ async def test_backtest_compares_a_draft_with_what_parties_got(client_for, make_
         )
     )["backtestSplitRule"]
     lines = {(line["partyId"], line["role"]): line for line in result["lines"]}
-    mine = lines[(str(merchant.id), "MERCHANT")]
+    mine = lines[(gid("Merchant", merchant.id), "MERCHANT")]
     assert result["payments"] >= 3
     assert (mine["actual"]["amount"], mine["withDraft"]["amount"], mine["difference"]["amount"]) == (
         "600.00",

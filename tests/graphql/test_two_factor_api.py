@@ -208,4 +208,4 @@ async def test_auth_events_record_logins_and_failures(client_for, make_user, ano
     data = await auditor.execute(
         '{ authEvents(first: 100, kind: "login_failed") { edges { node { kind userId ipAddress } } } }'
     )
-    assert any(e["node"]["userId"] == str(staff.user_id) for e in data["authEvents"]["edges"])
+    assert any(e["node"]["userId"] == _gid("User", staff.user_id) for e in data["authEvents"]["edges"])

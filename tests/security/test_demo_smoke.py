@@ -80,7 +80,7 @@ def test_demo_serves_and_answers_a_two_factor_login(tmp_path: Path):
             },
         ).json()["data"]["verifyMfa"]
         access_token = tokens.pop("accessToken")
-        assert tokens == {"__typename": "AuthTokens", "viewer": {"role": "platform_admin", "mfaPassed": True}}
+        assert tokens == {"__typename": "AuthTokens", "viewer": {"role": "PLATFORM_ADMIN", "mfaPassed": True}}
         _the_courier_receives_every_shipping_fee_it_carried(url, access_token)
     finally:
         process.terminate()

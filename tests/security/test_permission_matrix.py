@@ -30,6 +30,7 @@ MATRIX: dict[str, set[str]] = {
     # queries
     "node": LOGGED_IN,
     "me": USERS,
+    "viewer": LOGGED_IN,
     "sessions": USERS,
     "merchants": LOGGED_IN,
     "merchant": LOGGED_IN,
@@ -86,6 +87,7 @@ MISSING_USER = base64.b64encode(b"User:999999999").decode()
 MISSING_KEY = base64.b64encode(b"ApiKey:999999999").decode()
 MISSING_RULE = base64.b64encode(b"SplitRule:999999999").decode()
 MISSING_PAYMENT = base64.b64encode(b"Payment:999999999").decode()
+MISSING_VERSION = base64.b64encode(b"SplitRuleVersion:999999999").decode()
 NO_LEGS_RULE = '{name: "m", legs: []}'
 PAYMENT = (
     f'{{merchantId: "{MISSING_MERCHANT}", currency: "CNY", totalAmount: "1.00", '
@@ -96,6 +98,7 @@ PAYMENT = (
 OPERATIONS: dict[str, str] = {
     "node": f'{{ node(id: "{MISSING_MERCHANT}") {{ id }} }}',
     "me": "{ me { email } }",
+    "viewer": "{ viewer { kind permissions } }",
     "sessions": "{ sessions { edges { cursor } } }",
     "merchants": "{ merchants { edges { cursor } } }",
     "merchant": f'{{ merchant(id: "{MISSING_MERCHANT}") {{ id }} }}',
@@ -138,7 +141,8 @@ OPERATIONS: dict[str, str] = {
     "updateSplitRule": f'mutation {{ updateSplitRule(input: {{id: "{MISSING_RULE}", name: "m", legs: []}}) '
     "{ __typename } }",
     "archiveSplitRule": f'mutation {{ archiveSplitRule(input: {{id: "{MISSING_RULE}"}}) {{ __typename }} }}',
-    "activateSplitRule": f'mutation {{ activateSplitRule(input: {{id: "{MISSING_RULE}", versionId: "1"}}) '
+    "activateSplitRule": f'mutation {{ activateSplitRule(input: {{id: "{MISSING_RULE}", '
+    f'versionId: "{MISSING_VERSION}"}}) '
     "{ __typename } }",
     "payments": "{ payments { edges { cursor } } }",
     "payment": f'{{ payment(id: "{MISSING_PAYMENT}") {{ id }} }}',
