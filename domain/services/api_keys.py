@@ -12,7 +12,7 @@ from auth.principal import Principal
 from auth.roles import MFA_REQUIRED_PERMISSIONS, PERMISSIONS, grantable_to
 from auth.scoping import readable, writable
 from domain.errors import Forbidden, InvalidInput, NotFound
-from domain.models import ApiKey, Party
+from domain.models import ApiKey, Party, User
 from domain.parties import normalize_name
 from domain.services import auth_events
 from domain.services.authorization import require
@@ -104,6 +104,32 @@ async def revoke_api_key(principal: Principal, runtime: Runtime, key_id: int) ->
 async def list_api_keys(principal: Principal, runtime: Runtime, page: PageRequest) -> Page[ApiKey]:
     require(principal, "apikeys:read")
     return await fetch_page(readable(principal, ApiKey), page.checked(runtime.max_page_size))
+
+
+async def creators_by_ids(principal: Principal, creator_ids: list[int]) -> dict[int, User]:
+    """The users who created keys, in one query, as far as the caller may see users (the rest are missing)."""
+    if not creator_ids or not principal.holds("users:read"):
+        return {}
+    found = await readable(principal, User).filter(id__in=creator_ids).select_related("party")
+    return {user.id: user for user in found}
+
+
+async def revoke_keys_created_by(principal: Principal, runtime: Runtime, user: User) -> int:
+    """A key acts for its party but was vouched for by its creator: when the creator is disabled, the keys
+    they made stop working too (an administrator makes new ones for the partner). Call inside the caller's
+    transaction."""
+    keys = await ApiKey.filter(created_by_id=user.id, revoked_at__isnull=True).select_for_update()
+    if not keys:
+        return 0
+    await ApiKey.filter(id__in=[key.id for key in keys]).update(revoked_at=runtime.now())
+    for key in keys:
+        await auth_events.record(
+            "api_key_revoked",
+            party_id=key.party_id,
+            actor=principal,
+            detail=f"key {key.public_id}: its creator (user {user.id}) was disabled",
+        )
+    return len(keys)
 
 
 async def api_keys_by_ids(principal: Principal, key_ids: list[int]) -> dict[int, ApiKey]:

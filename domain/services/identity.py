@@ -407,7 +407,7 @@ async def principal_for_access_token(runtime: Runtime, token: str) -> Principal:
 async def principal_for_api_key(runtime: Runtime, key: str) -> Principal:
     parsed = api_keys.parse_api_key(key)
     now = runtime.now()
-    stored = await ApiKey.filter(public_id=parsed[0]).select_related("party").first() if parsed else None
+    stored = await ApiKey.filter(public_id=parsed[0]).select_related("party", "created_by").first() if parsed else None
     if (
         parsed is None
         or stored is None
@@ -415,6 +415,8 @@ async def principal_for_api_key(runtime: Runtime, key: str) -> Principal:
         or stored.revoked_at is not None
         or (stored.expires_at is not None and stored.expires_at <= now)
         or not stored.party.is_active
+        # Keys die with their creator (disabling revokes them too); this holds if a user is disabled otherwise.
+        or (stored.created_by is not None and not stored.created_by.is_active)
     ):
         raise AuthenticationFailed("API key rejected: unknown, revoked or expired", code="INVALID_TOKEN")
     if stored.last_used_at is None or stored.last_used_at < now - API_KEY_TOUCH_INTERVAL:

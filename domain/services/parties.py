@@ -9,7 +9,7 @@ from tortoise.transactions import in_transaction
 
 from auth.principal import Principal
 from auth.scoping import readable, writable
-from domain.errors import AlreadyExists, InvalidInput, NotFound
+from domain.errors import AlreadyExists, InvalidInput, MfaRequired, NotFound
 from domain.models import Party
 from domain.money import parse_amount
 from domain.parties import (
@@ -24,7 +24,8 @@ from domain.parties import (
     normalize_name,
     validate_account_number,
 )
-from domain.services.authorization import require, require_mfa
+from domain.services import auth_events
+from domain.services.authorization import require
 from domain.services.pagination import Page, PageRequest, fetch_page
 from domain.services.runtime import Runtime
 
@@ -148,10 +149,29 @@ async def _ensure_name_free(kind: PartyKind, name: str, *, except_id: int | None
         raise AlreadyExists("DUPLICATE_NAME", f"a {kind.value.lower()} named {name!r} already exists", field="name")
 
 
-async def _save_new(party: Party) -> Party:
+def _require_person_with_two_factor(principal: Principal, action: str) -> None:
+    """KYC and bank accounts decide where money goes: a person in a two-factor session changes them, never an
+    API key, whatever permissions it holds (a key can never pass two-factor login)."""
+    if principal.user_id is None or not principal.mfa_passed:
+        raise MfaRequired(f"{action}, by a person and never by an API key,")
+
+
+async def _record_change(principal: Principal, party: Party, kind: str, detail: str) -> None:
+    await auth_events.record(kind, party_id=party.id, actor=principal, detail=detail)
+
+
+def _bank_account_detail(party: Party) -> str:
+    return f"bank account now {party.bank_name} ****{party.bank_account_last4}"
+
+
+async def _save_new(principal: Principal, party: Party) -> Party:
+    kind = party.kind.value.lower()
     try:
         async with in_transaction():
             await party.save()
+            await _record_change(principal, party, f"{kind}_created", f"{kind} {party.name!r} created")
+            if party.bank_account_ciphertext is not None:
+                await _record_change(principal, party, "bank_account_changed", _bank_account_detail(party))
     except IntegrityError:
         # Lost a race with a concurrent create of the same name: the unique index decided.
         raise AlreadyExists(
@@ -173,6 +193,10 @@ def _new_party(
 
 async def create_merchant(principal: Principal, runtime: Runtime, draft: MerchantDraft) -> Party:
     require(principal, "merchants:write")
+    if draft.kyc_status != KycStatus.PENDING:
+        _require_person_with_two_factor(principal, "setting a KYC status")
+    if draft.bank_account is not None:
+        _require_person_with_two_factor(principal, "setting a bank account")
     name = normalize_name(draft.name)
     party = _new_party(PartyKind.MERCHANT, name, draft.contact_email, draft.settlement_profile)
     party.tier = draft.tier
@@ -182,24 +206,28 @@ async def create_merchant(principal: Principal, runtime: Runtime, draft: Merchan
     if draft.bank_account is not None:
         _apply_bank_account(party, draft.bank_account, runtime)
     await _ensure_name_free(PartyKind.MERCHANT, name)
-    return await _save_new(party)
+    return await _save_new(principal, party)
 
 
 async def create_partner(principal: Principal, runtime: Runtime, kind: PartyKind, draft: PartnerDraft) -> Party:
     assert kind in (PartyKind.LOGISTICS, PartyKind.SUPPLIER)
     require(principal, "partners:write")
+    if draft.bank_account is not None:
+        _require_person_with_two_factor(principal, "setting a bank account")
     name = normalize_name(draft.name)
     party = _new_party(kind, name, draft.contact_email, draft.settlement_profile)
     if draft.bank_account is not None:
         _apply_bank_account(party, draft.bank_account, runtime)
     await _ensure_name_free(kind, name)
-    return await _save_new(party)
+    return await _save_new(principal, party)
 
 
 async def update_merchant(principal: Principal, runtime: Runtime, merchant_id: int, changes: MerchantChanges) -> Party:
     require(principal, "merchants:write")
+    if changes.kyc_status is not None:
+        _require_person_with_two_factor(principal, "changing a KYC status")
     if changes.bank_account is not None:
-        require_mfa(principal, "changing a bank account")
+        _require_person_with_two_factor(principal, "changing a bank account")
     # Validate everything before touching the row, so a bad field leaves nothing half written.
     name = normalize_name(changes.name) if changes.name is not None else None
     category = _clean_category(changes.category)
@@ -211,8 +239,10 @@ async def update_merchant(principal: Principal, runtime: Runtime, merchant_id: i
         )
         if party is None:
             raise NotFound("merchant")
+        changed: list[str] = []
         if name is not None and name_key(name) != party.name_key:
             await _ensure_name_free(PartyKind.MERCHANT, name, except_id=party.id)
+            changed.append(f"name {party.name!r} -> {name!r}")
             party.name, party.name_key = name, name_key(name)
         for attribute, value in (
             ("tier", changes.tier),
@@ -221,17 +251,27 @@ async def update_merchant(principal: Principal, runtime: Runtime, merchant_id: i
             ("risk_level", changes.risk_level),
             ("contact_email", email),
         ):
-            if value is not None:
+            if value is not None and value != getattr(party, attribute):
+                changed.append(f"{attribute} {_shown(getattr(party, attribute))} -> {_shown(value)}")
                 setattr(party, attribute, value)
         if profile is not None:
             party.apply_settlement_profile(profile)
+            changed.append("settlement profile")
         if changes.bank_account is not None:
             _apply_bank_account(party, changes.bank_account, runtime)
         try:
             await party.save()
         except IntegrityError:
             raise AlreadyExists("DUPLICATE_NAME", f"a merchant named {name!r} already exists", field="name") from None
+        # Every change is on record, in the transaction that made it; a bank account has an event of its own.
+        await _record_change(principal, party, "merchant_updated", "; ".join(changed) or "no field changed")
+        if changes.bank_account is not None:
+            await _record_change(principal, party, "bank_account_changed", _bank_account_detail(party))
     return party
+
+
+def _shown(value: object) -> str:
+    return str(getattr(value, "value", value))
 
 
 async def get_party(principal: Principal, party_id: int, kind: PartyKind | None = None) -> Party:

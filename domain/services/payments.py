@@ -23,7 +23,7 @@ from domain.payments import (
     normalize_payment,
     payment_facts,
 )
-from domain.services import parties, payment_store, rules
+from domain.services import auth_events, parties, payment_store, rules
 from domain.services.authorization import require
 from domain.services.runtime import Runtime
 from domain.splitting import PaymentFacts, Split, compute_split
@@ -115,7 +115,7 @@ async def record_payments(
     platform_id = (await parties.ensure_platform_party()).id
     if len(inputs) > 1:
         try:
-            return await _record_together(principal, inputs, catalogue, platform_id)
+            return await _batch_recorded(principal, await _record_together(principal, inputs, catalogue, platform_id))
         except payment_store.LostRace:
             pass  # a concurrent writer got in the way: the careful path below sorts out who wins
     results: list[Recorded | DomainError] = []
@@ -125,6 +125,18 @@ async def record_payments(
         except DomainError as exc:
             _raise_if_access_error(exc)
             results.append(exc)
+    return await _batch_recorded(principal, results)
+
+
+async def _batch_recorded(principal: Principal, results: list[Recorded | DomainError]) -> list[Recorded | DomainError]:
+    """Every batch leaves an auth event: who sent it, and how many payments it recorded and refused."""
+    refused = sum(isinstance(result, DomainError) for result in results)
+    await auth_events.record(
+        "payment_batch_recorded",
+        actor=principal,
+        party_id=principal.party_id,
+        detail=f"{len(results)} payments: {len(results) - refused} recorded or already recorded, {refused} refused",
+    )
     return results
 
 

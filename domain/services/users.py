@@ -12,7 +12,7 @@ from auth.roles import ROLE_PARTY_KIND, permissions_for
 from auth.scoping import readable, writable
 from domain.errors import AlreadyExists, DomainError, ErrorCode, Forbidden, InvalidInput, NotFound
 from domain.models import AuthSession, Party, RecoveryCode, User
-from domain.services import auth_events, identity
+from domain.services import api_keys, auth_events, identity
 from domain.services.auth_events import NO_CLIENT, ClientInfo
 from domain.services.authorization import require
 from domain.services.pagination import Page, PageRequest, fetch_page
@@ -113,6 +113,7 @@ async def disable_user(principal: Principal, runtime: Runtime, user_id: int) -> 
         _check_grant(principal, user.role)
         user.is_active = False
         await user.save(update_fields=["is_active"])
+        await api_keys.revoke_keys_created_by(principal, runtime, user)
         await AuthSession.filter(user_id=user.id, revoked_at__isnull=True).update(
             revoked_at=runtime.now(), revoke_reason="user_disabled"
         )
