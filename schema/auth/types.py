@@ -15,10 +15,13 @@ from strawberry.dataloader import DataLoader
 from auth.api_keys import PREFIX as API_KEY_PREFIX
 from auth.roles import ROLE_PARTY_KIND
 from domain.services import api_keys as api_key_service
+from domain.services import ledger as ledger_service
 from domain.services import users as user_service
 from schema.context import Info
 from schema.errors import ErrorCodeEnum
-from schema.merchants.types import Party, party_from_row
+from schema.ledger.types import Balance, balance_from_row
+from schema.merchants.types import Party, party_from_row, party_global_id
+from schema.permissions import describe, requires
 
 Role = strawberry.enum(
     enum.Enum("Role", {role.upper(): role for role in ROLE_PARTY_KIND}),
@@ -26,16 +29,80 @@ Role = strawberry.enum(
 )
 
 
-@strawberry.type(description="The logged-in caller.")
+ViewerKind = strawberry.enum(
+    enum.Enum("ViewerKind", {"USER": "USER", "API_KEY": "API_KEY"}),
+    description="What is calling: USER (a person who logged in) or API_KEY (a partner system's key).",
+)
+
+
+@strawberry.type(
+    description="Who is calling, a user or an API key, acting for one party: what it may do and, with "
+    "`ledger:read`, what its party is owed, in one request."
+)
 class Viewer:
-    id: strawberry.ID = strawberry.field(description="The user's id.")
-    email: str = strawberry.field(description="Login email.")
-    display_name: str = strawberry.field(description="Name shown in consoles.")
-    role: str = strawberry.field(description="Role, which grants `permissions`.")
+    # `id` and `role` are given as stored (a database id, a role name); the fields below expose them typed.
+    id: strawberry.Private[object]
+    role: strawberry.Private[str | None]
+    email: str | None = strawberry.field(description="Login email; null for an API key.")
+    display_name: str | None = strawberry.field(description="Name shown in consoles; an API key's name for a key.")
     permissions: list[str] = strawberry.field(description="Every permission the caller holds, sorted.")
-    mfa_passed: bool = strawberry.field(description="Whether this session passed two-factor login.")
-    mfa_enabled: bool = strawberry.field(description="Whether the user has two-factor login turned on.")
-    party: Party = strawberry.field(description="The party the user acts for.")
+    mfa_passed: bool = strawberry.field(
+        description="Whether this session passed two-factor login (never for an API key, which cannot use the "
+        "permissions that need it)."
+    )
+    mfa_enabled: bool = strawberry.field(
+        description="Whether the user has two-factor login turned on; false for an API key."
+    )
+    party: Party = strawberry.field(description="The party the caller acts for.")
+    api_key_row_id: strawberry.Private[int | None] = None
+
+    @strawberry.field(name="id", description="A `User` id, or an `ApiKey` id when a key is calling.")
+    def global_id(self) -> relay.GlobalID:
+        if self.api_key_row_id is not None:
+            return relay.GlobalID("ApiKey", str(self.api_key_row_id))
+        return relay.GlobalID("User", str(self.id))
+
+    @strawberry.field(description="USER or API_KEY.")
+    def kind(self) -> ViewerKind:
+        return ViewerKind.API_KEY if self.api_key_row_id is not None else ViewerKind.USER
+
+    @strawberry.field(name="role", description="The user's role, which grants `permissions`; null for an API key.")
+    def role_name(self) -> Role | None:
+        return Role(self.role) if self.role else None
+
+    @strawberry.field(
+        description=describe("What the caller's own party is owed, per currency and bucket.", "ledger:read"),
+        extensions=[requires("ledger:read")],
+    )
+    async def balances(self, info: Info) -> list[Balance]:
+        rows = await ledger_service.balances(info.context.principal, int(self.party.id))
+        return [balance_from_row(row) for row in rows]
+
+
+def viewer_of(caller: Any, principal: Any) -> Viewer:
+    """The viewer of a request, from `domain.services.viewers.current_caller`."""
+    if caller.api_key is not None:
+        return Viewer(
+            id=caller.api_key.id,
+            api_key_row_id=caller.api_key.id,
+            role=None,
+            email=None,
+            display_name=caller.api_key.name,
+            permissions=sorted(principal.permissions),
+            mfa_passed=False,
+            mfa_enabled=False,
+            party=party_from_row(caller.party),
+        )
+    return Viewer(
+        id=caller.user.id,
+        role=caller.user.role,
+        email=caller.user.email,
+        display_name=caller.user.display_name,
+        permissions=sorted(principal.permissions),
+        mfa_passed=principal.mfa_passed,
+        mfa_enabled=caller.user.totp_enabled,
+        party=party_from_row(caller.party),
+    )
 
 
 @strawberry.type(
@@ -214,34 +281,38 @@ def _creator_loader(info: Info) -> DataLoader[int, Any]:
 
 @strawberry.type(description="Something that happened to an identity.")
 class AuthEvent:
-    id: strawberry.ID = strawberry.field(description="Event id.")
+    id: relay.GlobalID = strawberry.field(description="Event id (an `AuthEvent` id).")
     occurred_at: datetime = strawberry.field(description="When.")
     kind: str = strawberry.field(
         description="login_succeeded, login_failed, account_locked, mfa_enrolled, "
         "mfa_reset, api_key_created, api_key_revoked, user_created, ..."
     )
-    user_id: strawberry.ID | None = strawberry.field(description="The user it concerns.")
-    party_id: strawberry.ID | None = strawberry.field(description="The party it concerns.")
-    actor_user_id: strawberry.ID | None = strawberry.field(description="Who did it, when not the user.")
-    api_key_id: strawberry.ID | None = strawberry.field(description="The API key that did it.")
+    user_id: relay.GlobalID | None = strawberry.field(description="The user it concerns (a `User` id).")
+    actor_user_id: relay.GlobalID | None = strawberry.field(description="Who did it, when not the user (a `User` id).")
+    api_key_id: relay.GlobalID | None = strawberry.field(description="The API key that did it (an `ApiKey` id).")
     ip_address: str | None = strawberry.field(description="Client address.")
     user_agent: str | None = strawberry.field(description="Client software.")
     detail: str | None = strawberry.field(description="More about it.")
+    party_row_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The party it concerns: a global id of its kind's type.")
+    async def party_id(self, info: Info) -> relay.GlobalID | None:
+        return await party_global_id(info, self.party_row_id) if self.party_row_id is not None else None
 
 
-def _id(value: int | None) -> strawberry.ID | None:
-    return strawberry.ID(str(value)) if value is not None else None
+def _gid(type_name: str, value: int | None) -> relay.GlobalID | None:
+    return relay.GlobalID(type_name, str(value)) if value is not None else None
 
 
 def auth_event_from_row(row: Any) -> AuthEvent:
     return AuthEvent(
-        id=strawberry.ID(str(row.id)),
+        id=relay.GlobalID("AuthEvent", str(row.id)),
         occurred_at=row.occurred_at,
         kind=row.kind,
-        user_id=_id(row.user_id),
-        party_id=_id(row.party_id),
-        actor_user_id=_id(row.actor_user_id),
-        api_key_id=_id(row.api_key_id),
+        user_id=_gid("User", row.user_id),
+        party_row_id=row.party_id,
+        actor_user_id=_gid("User", row.actor_user_id),
+        api_key_id=_gid("ApiKey", row.api_key_id),
         ip_address=row.ip_address,
         user_agent=row.user_agent,
         detail=row.detail,
