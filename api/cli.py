@@ -66,16 +66,18 @@ def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from api.app import runtime_from
-    from api.demo import DEMO_PASSWORD, load_demo_data
+    from api.demo import DEMO_PASSWORD, demo_settings, load_demo_data
 
     if settings.is_production:
         print("the demo does not run in production mode", file=sys.stderr)
         return 2
+    settings = demo_settings(settings)
     asyncio.run(_migrate(settings))
     logins = asyncio.run(_with_database(settings, lambda: load_demo_data(runtime_from(settings))))
     url = f"http://{args.host}:{args.port}/graphql"
     print(f"\nSplitledger demo on {_describe(settings.database_url)}")
-    print(f"GraphiQL: {url}\n")
+    print(f"GraphiQL: {url}")
+    print(f"Browsers may call it from: {', '.join(settings.cors_origins)} (SPLITLEDGER_CORS_ORIGINS)\n")
     print(f"Demo logins (password for all: {DEMO_PASSWORD}; every user has two-factor login on):")
     for login in logins:
         print(f"  {login.email:<32} {login.role:<20} {login.party:<22} TOTP secret {login.totp_secret}")

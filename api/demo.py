@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from api.settings import Settings
 from auth import totp
 from auth.principal import Principal
 from auth.roles import ROLE_PERMISSIONS
@@ -20,6 +22,21 @@ from domain.services.parties import BankAccountDraft, MerchantDraft, PartnerDraf
 from domain.services.runtime import Runtime
 
 DEMO_PASSWORD = "splitledger-demo-2026"
+# The usual local front-end dev servers (Vite on 5173; create-react-app and Next.js on 3000), by both local names,
+# so a front end on this machine can call the demo from the browser without any setting.
+DEMO_CORS_ORIGINS = (
+    "http://localhost:5173",
+    "http://localhost:3000",
+    "http://127.0.0.1:5173",
+    "http://127.0.0.1:3000",
+)
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """The demo's settings: the local front-end origins may call it, unless SPLITLEDGER_CORS_ORIGINS names others."""
+    if settings.cors_origins:
+        return settings
+    return dataclasses.replace(settings, cors_origins=DEMO_CORS_ORIGINS)
 
 
 @dataclass(frozen=True)
