@@ -5,7 +5,6 @@ from __future__ import annotations
 import strawberry
 from strawberry import relay
 
-from domain.errors import NotFound
 from domain.services import ledger as ledger_service
 from schema.context import Info
 from schema.ledger.types import Balance, JournalEntry, LedgerVerification, balance_from_row, entry_from_row
@@ -37,10 +36,7 @@ class LedgerQuery:
         extensions=[requires("ledger:read")],
     )
     async def balances(self, info: Info, party_id: relay.GlobalID) -> list[Balance]:
-        try:
-            party = party_id_from_global_id(party_id)
-        except NotFound:
-            return []
+        party = party_id_from_global_id(party_id)
         return [balance_from_row(row) for row in await ledger_service.balances(info.context.principal, party)]
 
     @strawberry.field(

@@ -8,7 +8,7 @@ from strawberry import relay
 from domain.services import payment_reads, rule_simulation
 from domain.services.payment_reads import PaymentFilter as PaymentFilterDraft
 from schema.context import Info
-from schema.ids import NO_SUCH_ID, global_id_to_int
+from schema.ids import global_id_to_int, required_id
 from schema.pagination import PAGE_ARGS_HELP, Connection, page_request, to_connection
 from schema.payments.inputs import PaymentFilter, PaymentInput, to_draft
 from schema.payments.types import Payment, SplitPreview, payment_from_row, preview_from_split
@@ -32,8 +32,8 @@ class PaymentQuery:
         if filter is not None:
             merchant_id = None
             if filter.merchant_id is not None:
-                # A global id of another type names no merchant: the list comes back empty, as for a missing one.
-                merchant_id = global_id_to_int(filter.merchant_id, "Merchant", "merchantId") or NO_SUCH_ID
+                # A global id of another type names no merchant: NOT_FOUND naming the field, not a silent empty list.
+                merchant_id = required_id(filter.merchant_id, "Merchant", "merchant", "filter.merchantId")
             filters = PaymentFilterDraft(
                 merchant_id=merchant_id,
                 status=filter.status,

@@ -215,3 +215,49 @@ async def test_the_enum_filters_filter(finance_client, client_for, payments):
     assert {edge["node"]["status"] for edge in captured["payments"]["edges"]} == {"CAPTURED"}
     rules = await finance_client.execute("{ splitRules(first: 100, status: DRAFT) { edges { node { status } } } }")
     assert {edge["node"]["status"] for edge in rules["splitRules"]["edges"]} <= {"DRAFT"}
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "field"),
+    [
+        ("query($p: ID!) { balances(partyId: $p) { bucket } }", {"p": gid("Payment", 1)}, "partyId"),
+        (
+            "query($p: ID!) { ledgerEntries(first: 1, partyId: $p) { edges { cursor } } }",
+            {"p": gid("User", 1)},
+            "partyId",
+        ),
+        (
+            "query($m: ID!) { payments(first: 1, filter: {merchantId: $m}) { edges { cursor } } }",
+            {"m": gid("LogisticsPartner", 1)},
+            "filter.merchantId",
+        ),
+    ],
+)
+async def test_an_argument_naming_a_related_object_refuses_an_id_of_another_type(
+    finance_client, query, variables, field
+):
+    body = await finance_client.execute(query, variables, expect_errors=True)
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert body["errors"][0]["extensions"]["field"] == field
+
+
+async def test_the_ledger_verification_lists_global_ids(finance_client, monkeypatch):
+    from domain.services import ledger
+
+    async def broken_ledger(principal):
+        return ledger.LedgerCheck(1, 1, 1, [11], [12], [13], [14])
+
+    monkeypatch.setattr(ledger, "verify_ledger", broken_ledger)
+    check = (
+        await finance_client.execute(
+            "{ verifyLedger { ok unbalancedEntryIds mismatchedAccountIds mismatchedAllocationPaymentIds "
+            "mismatchedTotalPaymentIds } }"
+        )
+    )["verifyLedger"]
+    assert check == {
+        "ok": False,
+        "unbalancedEntryIds": [gid("JournalEntry", 11)],
+        "mismatchedAccountIds": [gid("LedgerAccount", 12)],
+        "mismatchedAllocationPaymentIds": [gid("Payment", 13)],
+        "mismatchedTotalPaymentIds": [gid("Payment", 14)],
+    }
