@@ -151,7 +151,7 @@ class World:
     logistics_b_id: int
     supplier_id: int
     emails: dict[str, str]
-    totp_secrets: dict[str, str]  # platform users, who must use two-factor login
+    totp_secrets: dict[str, str]  # every user: two-factor login is required of everyone by default
 
     def party_for_role(self, role: str) -> tuple[int, str]:
         """The world party a user of `role` belongs to, and its GraphQL type name (A for merchants and couriers)."""
@@ -215,9 +215,8 @@ async def world(database_url: str, runtime: Runtime) -> World:
         email = f"{label.replace('_', '.')}.{secrets.token_hex(3)}@test.example"
         user = await identity.create_user_unchecked(email, TEST_PASSWORD, role, party_id)
         emails[label] = email
-        if role.startswith("platform_"):
-            secrets_by_label[label] = totp.new_secret()
-            await identity.enroll_totp_unchecked(runtime, user.id, secrets_by_label[label])
+        secrets_by_label[label] = totp.new_secret()
+        await identity.enroll_totp_unchecked(runtime, user.id, secrets_by_label[label])
     return World(
         platform.id, merchant_a.id, merchant_b.id, logistics_a.id, logistics_b.id, supplier.id, emails, secrets_by_label
     )
@@ -297,10 +296,7 @@ async def client_for(app, world: World, anonymous_client: Api) -> AsyncIterator[
 
     async def make(label: str) -> Api:
         if label not in cache:
-            if label in world.totp_secrets:
-                tokens = await anonymous_client.login_with_totp(world.emails[label], world.totp_secrets[label])
-            else:
-                tokens = await anonymous_client.login(world.emails[label])
+            tokens = await anonymous_client.login_with_totp(world.emails[label], world.totp_secrets[label])
             assert tokens["__typename"] == "AuthTokens", tokens
             http = http_client(app, tokens["accessToken"])
             opened.append(http)
@@ -364,19 +360,28 @@ class NewLogin:
 
 @pytest.fixture
 def make_user(runtime: Runtime, world: World):
-    """make_user('platform_finance') -> a fresh user (with two-factor on for platform roles, or when asked)."""
+    """make_user('platform_finance') -> a fresh user, with two-factor on (required of everyone by default) unless
+    mfa=False."""
 
     async def make(role: str, party_id: int | None = None, *, mfa: bool | None = None) -> NewLogin:
         party = party_id if party_id is not None else world.party_for_role(role)[0]
         email = f"{role}.{secrets.token_hex(4)}@test.example"
         user = await identity.create_user_unchecked(email, TEST_PASSWORD, role, party)
         secret = None
-        if mfa if mfa is not None else role.startswith("platform_"):
+        if mfa is not False:
             secret = totp.new_secret()
             await identity.enroll_totp_unchecked(runtime, user.id, secret)
         return NewLogin(email=email, user_id=user.id, totp_secret=secret)
 
     return make
+
+
+async def signed_in(runtime: Runtime, login: NewLogin, *, at: datetime | None = None) -> identity.IssuedTokens:
+    """Both login steps through the services, for a user made by make_user (with two-factor on)."""
+    assert login.totp_secret is not None, "signed_in needs a user with two-factor on"
+    ticket = await identity.login(runtime, login.email, TEST_PASSWORD)
+    assert isinstance(ticket, identity.MfaTicketIssued) and ticket.purpose == identity.CHALLENGE, ticket
+    return await identity.verify_mfa(runtime, ticket.token, totp.code_at(login.totp_secret, at or datetime.now(UTC)))
 
 
 @pytest.fixture

@@ -316,6 +316,7 @@ async def refresh(runtime: Runtime, refresh_token: str) -> IssuedTokens:
                 or stored.expires_at <= now
                 or not user.is_active
                 or not user.party.is_active
+                or not await _session_meets_policy(session, user)
             ):
                 raise AuthenticationFailed("refresh token is invalid", code="INVALID_REFRESH_TOKEN")
             stored.rotated_at = now
@@ -330,6 +331,15 @@ async def refresh(runtime: Runtime, refresh_token: str) -> IssuedTokens:
             "refresh token was already used; the session has been ended", code="INVALID_REFRESH_TOKEN"
         )
     return _tokens(runtime, user, session, new_token, now)
+
+
+async def _session_meets_policy(session: AuthSession, user: User) -> bool:
+    """A session without two-factor lives on only while the user's role may log in without it (the policy
+    may have changed since, in this process or another)."""
+    if session.mfa_passed:
+        return True
+    settings = await platform_settings.current()
+    return not role_requires_mfa(user.role, party_users_require_mfa=settings.party_users_require_mfa)
 
 
 # --- sessions ------------------------------------------------------------------------------------------

@@ -104,7 +104,9 @@ class RevokeApiKeyInput:
 @strawberry.input(description="Settings to change; omitted ones stay.")
 class UpdatePlatformSettingsInput:
     party_users_require_mfa: bool | None = strawberry.field(
-        default=None, description="Require two-factor login for all party users."
+        default=None,
+        description="Require two-factor login for merchant, logistics and supplier users (on by default). Turning "
+        "it on ends their sessions that did not pass two-factor; turning it off is recorded.",
     )
     rules_need_second_approver: bool | None = strawberry.field(
         default=None, description="A rule version must be activated by someone other than its author."
@@ -229,6 +231,7 @@ class AdminMutation:
     ) -> UpdatePlatformSettingsResult:
         current = await platform_settings.update(
             info.context.principal,
+            info.context.runtime,
             party_users_require_mfa=input.party_users_require_mfa,
             rules_need_second_approver=input.rules_need_second_approver,
         )

@@ -37,8 +37,9 @@ async def test_wrong_password_and_unknown_email_get_one_answer(anonymous_client,
     assert wrong_password["__typename"] == "AuthFailure" and wrong_password["code"] == "AUTHENTICATION_FAILED"
 
 
-async def test_refresh_rotates_and_a_reused_token_ends_the_session(anonymous_client, world):
-    tokens = await anonymous_client.login(world.emails["merchant_staff"])
+async def test_refresh_rotates_and_a_reused_token_ends_the_session(anonymous_client, make_user):
+    staff = await make_user("merchant_staff")
+    tokens = await anonymous_client.login_with_totp(staff.email, staff.totp_secret)
     rotated = (await anonymous_client.execute(REFRESH, {"t": tokens["refreshToken"]}))["refreshToken"]
     assert rotated["__typename"] == "AuthTokens"
     reused = (await anonymous_client.execute(REFRESH, {"t": tokens["refreshToken"]}))["refreshToken"]
@@ -47,14 +48,15 @@ async def test_refresh_rotates_and_a_reused_token_ends_the_session(anonymous_cli
     assert after["__typename"] == "AuthFailure"
 
 
-async def test_an_expired_access_token_is_answered_with_401(settings, runtime, world, anonymous_client):
+async def test_an_expired_access_token_is_answered_with_401(settings, runtime, make_user, anonymous_client):
     later = Runtime(
         signing_keys=runtime.signing_keys,
         data_keys=runtime.data_keys,
         clock=lambda: runtime.now() + timedelta(minutes=16),
     )
     future_app = create_app(settings, manage_database=False, runtime=later)
-    tokens = await anonymous_client.login(world.emails["merchant_finance"])
+    finance = await make_user("merchant_finance")
+    tokens = await anonymous_client.login_with_totp(finance.email, finance.totp_secret)
     async with http_client(future_app, tokens["accessToken"]) as http:
         response = await http.post("/graphql", json={"query": ME})
     assert response.status_code == 401

@@ -23,8 +23,8 @@ async def test_a_page_of_entries_costs_the_same_statements_whatever_its_size(
     merchant = await make_merchant()
     async with in_transaction():
         await ledger.post_entries([capture("CNY", 100, {merchant.id: 100}, memo=f"m{n}") for n in range(20)])
-    login = await make_user("merchant_finance", merchant.id, mfa=False)
-    tokens = await anonymous_client.login(login.email)
+    login = await make_user("merchant_finance", merchant.id)
+    tokens = await anonymous_client.login_with_totp(login.email, login.totp_secret)
     async with http_client(app, tokens["accessToken"]) as http:
         client = Api(http)
         counts = []

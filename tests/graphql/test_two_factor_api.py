@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from auth import totp
 from domain.models import AuthEvent, User
-from tests.conftest import TEST_PASSWORD, Api, http_client
+from tests.conftest import Api, http_client
 
 BEGIN = """mutation($t: String) { beginTotpEnrollment(input: {enrollmentToken: $t}) {
   __typename ... on TotpEnrollment { secret otpauthUri qrCodeSvg } ... on AuthFailure { code }
@@ -74,7 +74,7 @@ async def test_four_failures_then_a_success_resets_the_count(anonymous_client, m
     staff = await make_user("merchant_staff")
     for _ in range(4):
         await anonymous_client.login(staff.email, "wrong-password-x")
-    assert (await anonymous_client.login(staff.email))["__typename"] == "AuthTokens"
+    assert (await anonymous_client.login_with_totp(staff.email, staff.totp_secret))["__typename"] == "AuthTokens"
     assert (await User.get(id=staff.user_id)).failed_attempts == 0
 
 
@@ -139,45 +139,55 @@ async def test_a_recovery_code_works_once(anonymous_client, make_user):
     assert (await anonymous_client.verify_mfa(second["challengeToken"], recovery))["__typename"] == "AuthFailure"
 
 
-async def test_the_platform_setting_requires_two_factor_for_merchant_users(client_for, anonymous_client, make_user):
+SET_MFA = (
+    "mutation($on: Boolean!) { updatePlatformSettings(input: {partyUsersRequireMfa: $on}) { "
+    "... on UpdatePlatformSettingsSuccess { settings { partyUsersRequireMfa } } } }"
+)
+
+
+async def test_the_platform_setting_may_let_merchant_users_log_in_with_a_password(
+    client_for, anonymous_client, make_user
+):
     admin = await client_for("platform_admin")
-    set_mfa = (
-        "mutation($on: Boolean!) { updatePlatformSettings(input: {partyUsersRequireMfa: $on}) { "
-        "... on UpdatePlatformSettingsSuccess { settings { partyUsersRequireMfa } } } }"
-    )
-    staff = await make_user("merchant_staff")
-    assert (await anonymous_client.login(staff.email))["__typename"] == "AuthTokens"
+    staff = await make_user("merchant_staff", mfa=False)
+    assert (await anonymous_client.login(staff.email))["__typename"] == "MfaEnrollmentRequired"
     try:
-        assert (await admin.execute(set_mfa, {"on": True}))["updatePlatformSettings"]["settings"][
+        assert not (await admin.execute(SET_MFA, {"on": False}))["updatePlatformSettings"]["settings"][
             "partyUsersRequireMfa"
         ]
-        assert (await anonymous_client.login(staff.email))["__typename"] == "MfaEnrollmentRequired"
+        assert (await anonymous_client.login(staff.email))["__typename"] == "AuthTokens"
     finally:
-        await admin.execute(set_mfa, {"on": False})
-    assert (await anonymous_client.login(staff.email))["__typename"] == "AuthTokens"
+        await admin.execute(SET_MFA, {"on": True})
+    assert (await anonymous_client.login(staff.email))["__typename"] == "MfaEnrollmentRequired"
 
 
-async def test_sensitive_actions_need_a_two_factor_session(app, anonymous_client, make_user, world):
-    # A merchant admin without two-factor may log in with a password, but not reveal PII or create API keys.
+async def test_sensitive_actions_need_a_two_factor_session(app, anonymous_client, client_for, make_user, world):
+    # Where the platform lets merchant users log in with a password alone, such a session may not reveal PII
+    # or create API keys.
+    platform_admin = await client_for("platform_admin")
     admin = await make_user("merchant_admin", mfa=False)
-    tokens = await anonymous_client.login(admin.email)
-    assert tokens["__typename"] == "AuthTokens"
-    async with http_client(app, tokens["accessToken"]) as http:
-        api = Api(http)
-        body = await api.execute(
-            'mutation($p: ID!) { createApiKey(input: {partyId: $p, name: "x", permissions: ["parties:read"]}) '
-            "{ __typename } }",
-            {"p": _gid("Merchant", world.merchant_a_id)},
-            expect_errors=True,
-        )
-        assert body["errors"][0]["extensions"]["code"] == "MFA_REQUIRED"
-        # Enrolling while logged in works, and the next login is a two-factor one.
-        started = (await api.execute(BEGIN))["beginTotpEnrollment"]
-        confirmed = (await api.execute(CONFIRM, {"c": totp.code_at(started["secret"], datetime.now(UTC))}))[
-            "confirmTotpEnrollment"
-        ]
-        assert len(confirmed["recoveryCodes"]) == 10 and confirmed["tokens"] is None
-    assert (await anonymous_client.login(admin.email))["__typename"] == "MfaChallenge"
+    await platform_admin.execute(SET_MFA, {"on": False})
+    try:
+        tokens = await anonymous_client.login(admin.email)
+        assert tokens["__typename"] == "AuthTokens"
+        async with http_client(app, tokens["accessToken"]) as http:
+            api = Api(http)
+            body = await api.execute(
+                'mutation($p: ID!) { createApiKey(input: {partyId: $p, name: "x", permissions: ["parties:read"]}) '
+                "{ __typename } }",
+                {"p": _gid("Merchant", world.merchant_a_id)},
+                expect_errors=True,
+            )
+            assert body["errors"][0]["extensions"]["code"] == "MFA_REQUIRED"
+            # Enrolling while logged in works, and the next login is a two-factor one.
+            started = (await api.execute(BEGIN))["beginTotpEnrollment"]
+            confirmed = (await api.execute(CONFIRM, {"c": totp.code_at(started["secret"], datetime.now(UTC))}))[
+                "confirmTotpEnrollment"
+            ]
+            assert len(confirmed["recoveryCodes"]) == 10 and confirmed["tokens"] is None
+        assert (await anonymous_client.login(admin.email))["__typename"] == "MfaChallenge"
+    finally:
+        await platform_admin.execute(SET_MFA, {"on": True})
 
 
 async def test_changing_a_bank_account_needs_two_factor(app, anonymous_client, make_user, make_merchant):
@@ -201,7 +211,7 @@ def _gid(type_name: str, row_id: int) -> str:
 async def test_auth_events_record_logins_and_failures(client_for, make_user, anonymous_client):
     staff = await make_user("merchant_staff")
     await anonymous_client.login(staff.email, "wrong-password-zz")
-    await anonymous_client.login(staff.email, TEST_PASSWORD)
+    await anonymous_client.login_with_totp(staff.email, staff.totp_secret)
     kinds = [e.kind for e in await AuthEvent.filter(user_id=staff.user_id).order_by("id")]
     assert kinds == ["login_failed", "login_succeeded"]
     auditor = await client_for("platform_auditor")

@@ -11,7 +11,7 @@ from domain.models import Party
 from domain.parties import KycStatus, MerchantTier
 from domain.services import identity, parties
 from domain.services.parties import MerchantChanges, MerchantDraft
-from tests.conftest import TEST_PASSWORD, unique
+from tests.conftest import signed_in, unique
 
 pytestmark = pytest.mark.postgres_only
 
@@ -38,8 +38,8 @@ async def test_concurrent_updates_of_one_merchant_are_serialised(operator, runti
     assert stored.tier in set(tiers) and stored.kyc_status == KycStatus.PENDING
 
 
-async def test_concurrent_refreshes_of_one_token_let_exactly_one_through(runtime, world):
-    issued = await identity.login(runtime, world.emails["merchant_staff"], TEST_PASSWORD)
+async def test_concurrent_refreshes_of_one_token_let_exactly_one_through(runtime, make_user):
+    issued = await signed_in(runtime, await make_user("merchant_staff"))
     outcomes = await asyncio.gather(
         *(identity.refresh(runtime, issued.refresh_token) for _ in range(10)), return_exceptions=True
     )

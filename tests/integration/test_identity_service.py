@@ -7,14 +7,14 @@ import pytest
 from domain.errors import AlreadyExists, AuthenticationFailed, ErrorCode, InvalidInput
 from domain.models import AuthSession, RefreshToken, User
 from domain.services import identity
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import TEST_PASSWORD, signed_in
 
 
-async def test_login_opens_a_session_and_the_token_names_it(runtime, world):
-    issued = await identity.login(runtime, world.emails["merchant_admin"], TEST_PASSWORD)
+async def test_login_opens_a_session_and_the_token_names_it(runtime, world, make_user):
+    issued = await signed_in(runtime, await make_user("merchant_admin"))
     principal = await identity.principal_for_access_token(runtime, issued.access_token)
     assert principal.party_id == world.merchant_a_id and principal.role == "merchant_admin"
-    assert "parties:read" in principal.permissions and not principal.mfa_passed
+    assert "parties:read" in principal.permissions and principal.mfa_passed
 
 
 async def test_wrong_email_and_wrong_password_get_the_same_answer(runtime, world):
@@ -28,8 +28,8 @@ async def test_wrong_email_and_wrong_password_get_the_same_answer(runtime, world
     )
 
 
-async def test_refresh_rotates_and_reuse_ends_the_whole_session(runtime, world):
-    issued = await identity.login(runtime, world.emails["merchant_staff"], TEST_PASSWORD)
+async def test_refresh_rotates_and_reuse_ends_the_whole_session(runtime, make_user):
+    issued = await signed_in(runtime, await make_user("merchant_staff"))
     rotated = await identity.refresh(runtime, issued.refresh_token)
     assert rotated.refresh_token != issued.refresh_token
     await identity.principal_for_access_token(runtime, rotated.access_token)
@@ -48,8 +48,8 @@ async def test_refresh_rotates_and_reuse_ends_the_whole_session(runtime, world):
     assert session.revoke_reason == "refresh_token_reused"
 
 
-async def test_logout_revokes_the_session(runtime, world):
-    issued = await identity.login(runtime, world.emails["merchant_finance"], TEST_PASSWORD)
+async def test_logout_revokes_the_session(runtime, make_user):
+    issued = await signed_in(runtime, await make_user("merchant_finance"))
     principal = await identity.principal_for_access_token(runtime, issued.access_token)
     await identity.logout(principal, runtime)
     with pytest.raises(AuthenticationFailed):
@@ -58,19 +58,14 @@ async def test_logout_revokes_the_session(runtime, world):
         await identity.refresh(runtime, issued.refresh_token)
 
 
-async def test_a_disabled_user_cannot_log_in_or_use_old_tokens(runtime, world):
-    user = await identity.create_user_unchecked(
-        f"disabled.{world.platform_id}.{id(runtime)}@test.example",
-        TEST_PASSWORD,
-        "merchant_staff",
-        world.merchant_a_id,
-    )
-    issued = await identity.login(runtime, user.email, TEST_PASSWORD)
-    await User.filter(id=user.id).update(is_active=False)
+async def test_a_disabled_user_cannot_log_in_or_use_old_tokens(runtime, make_user):
+    login = await make_user("merchant_staff")
+    issued = await signed_in(runtime, login)
+    await User.filter(id=login.user_id).update(is_active=False)
     with pytest.raises(AuthenticationFailed):
         await identity.principal_for_access_token(runtime, issued.access_token)
     with pytest.raises(AuthenticationFailed):
-        await identity.login(runtime, user.email, TEST_PASSWORD)
+        await identity.login(runtime, login.email, TEST_PASSWORD)
 
 
 async def test_passwords_are_stored_as_argon2_hashes(world):

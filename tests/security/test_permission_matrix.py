@@ -189,14 +189,12 @@ async def matrix_callers(app, anonymous_client, client_for, world):
         party, prefix = world.party_for_role(role)
         email = f"matrix.{role}.{world.platform_id}@test.example".replace("_", ".")
         user = await identity.create_user_unchecked(email, "correct-horse-battery-staple", role, party)
-        if role in PLATFORM or role == "merchant_admin":
-            from auth import totp
+        # Two-factor login is required of everyone by default.
+        from auth import totp
 
-            secret = totp.new_secret()
-            await identity.enroll_totp_unchecked(runtime, user.id, secret)
-            tokens = await anonymous_client.login_with_totp(email, secret)
-        else:
-            tokens = await anonymous_client.login(email)
+        secret = totp.new_secret()
+        await identity.enroll_totp_unchecked(runtime, user.id, secret)
+        tokens = await anonymous_client.login_with_totp(email, secret)
         assert tokens["__typename"] == "AuthTokens", (role, tokens)
         http = http_client(app, tokens["accessToken"])
         opened.append(http)
