@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import strawberry
+from strawberry import relay
 
 from auth.roles import permissions_for
-from domain.errors import AuthenticationFailed, DomainError, InvalidInput, NotFound
+from domain.errors import AuthenticationFailed, DomainError, InvalidInput
 from domain.services import identity
 from domain.services import users as user_service
 from domain.services.identity import ClientInfo, IssuedTokens, MfaTicketIssued
@@ -23,6 +24,7 @@ from schema.auth.types import (
 )
 from schema.context import Info
 from schema.errors import NotFoundError, ValidationError, user_error
+from schema.ids import required_id
 from schema.merchants.types import party_from_row
 from schema.permissions import describe, requires
 
@@ -54,7 +56,7 @@ ConfirmTotpEnrollmentResult = Annotated[
 
 @strawberry.type(description="The session was revoked.")
 class RevokeSessionSuccess:
-    session_id: strawberry.ID = strawberry.field(description="The revoked session.")
+    session_id: relay.GlobalID = strawberry.field(description="The revoked session (a `Session` global id).")
 
 
 RevokeSessionResult = Annotated[
@@ -108,7 +110,7 @@ class ConfirmTotpEnrollmentInput:
 
 @strawberry.input(description="A session to end.")
 class RevokeSessionInput:
-    id: strawberry.ID = strawberry.field(description="From `sessions`.")
+    id: relay.GlobalID = strawberry.field(description="A `Session` id, from `sessions`.")
 
 
 @strawberry.input(description="A new password for the caller.")
@@ -260,12 +262,11 @@ class AuthMutation:
     )
     async def revoke_session(self, info: Info, input: RevokeSessionInput) -> RevokeSessionResult:
         try:
-            if not input.id.isdigit():
-                raise NotFound("session")
-            session = await identity.revoke_session(info.context.principal, info.context.runtime, int(input.id))
+            session_id = required_id(input.id, "Session", "session")
+            session = await identity.revoke_session(info.context.principal, info.context.runtime, session_id)
         except DomainError as exc:
             return user_error(exc)
-        return RevokeSessionSuccess(session_id=strawberry.ID(str(session.id)))
+        return RevokeSessionSuccess(session_id=relay.GlobalID("Session", str(session.id)))
 
     @strawberry.mutation(
         description=describe("Changes the caller's password and ends their other sessions.", None),

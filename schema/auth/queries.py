@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry import relay
 
 from domain.services import api_keys as api_key_service
 from domain.services import auth_events, identity, platform_settings, viewers
@@ -68,7 +69,7 @@ class AuthQuery:
         return to_connection(
             page,
             lambda row: Session(
-                id=strawberry.ID(str(row.id)),
+                id=relay.GlobalID("Session", str(row.id)),
                 current=row.id == principal.session_id,
                 mfa_passed=row.mfa_passed,
                 created_at=row.created_at,

@@ -168,7 +168,7 @@ class TotpEnrollmentConfirmed:
 
 @strawberry.type(description="A login session of the caller.")
 class Session:
-    id: strawberry.ID = strawberry.field(description="Session id, for `revokeSession`.")
+    id: relay.GlobalID = strawberry.field(description="Session id (a global id), for `revokeSession`.")
     current: bool = strawberry.field(description="Whether this is the session making the request.")
     mfa_passed: bool = strawberry.field(description="Whether it passed two-factor login.")
     created_at: datetime = strawberry.field(description="When it started.")

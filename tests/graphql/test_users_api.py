@@ -127,6 +127,13 @@ async def test_sessions_list_and_revoke_and_password_change(app, anonymous_clien
         sessions = (await api.execute("{ sessions { edges { node { id current } } } }"))["sessions"]["edges"]
         assert len(sessions) == 2 and sum(e["node"]["current"] for e in sessions) == 1
         other = next(e["node"]["id"] for e in sessions if not e["node"]["current"])
+        # Session ids are global ids like every other id; a raw number names nothing.
+        assert base64.b64decode(other).decode().startswith("Session:")
+        raw = base64.b64decode(other).decode().split(":")[1]
+        refused = await api.execute(
+            "mutation($id: ID!) { revokeSession(input: {id: $id}) { __typename } }", {"id": raw}, expect_errors=True
+        )
+        assert refused.get("errors") or refused["data"]["revokeSession"]["__typename"] == "NotFoundError"
         revoked = await api.execute(
             "mutation($id: ID!) { revokeSession(input: {id: $id}) { __typename } }", {"id": other}
         )

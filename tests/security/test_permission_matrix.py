@@ -85,6 +85,7 @@ MATRIX: dict[str, set[str]] = {
 MISSING_MERCHANT = base64.b64encode(b"Merchant:999999999").decode()
 MISSING_USER = base64.b64encode(b"User:999999999").decode()
 MISSING_KEY = base64.b64encode(b"ApiKey:999999999").decode()
+MISSING_SESSION = base64.b64encode(b"Session:999999999").decode()
 MISSING_RULE = base64.b64encode(b"SplitRule:999999999").decode()
 MISSING_PAYMENT = base64.b64encode(b"Payment:999999999").decode()
 MISSING_VERSION = base64.b64encode(b"SplitRuleVersion:999999999").decode()
@@ -115,7 +116,7 @@ OPERATIONS: dict[str, str] = {
     "confirmTotpEnrollment": 'mutation { confirmTotpEnrollment(input: {enrollmentToken: "slm_none", '
     'code: "000000"}) { __typename } }',
     "logout": "mutation { logout { __typename } }",
-    "revokeSession": 'mutation { revokeSession(input: {id: "999999999"}) { __typename } }',
+    "revokeSession": f'mutation {{ revokeSession(input: {{id: "{MISSING_SESSION}"}}) {{ __typename }} }}',
     "changePassword": 'mutation { changePassword(input: {currentPassword: "wrong", newPassword: "short"}) '
     "{ __typename } }",
     "createMerchant": 'mutation { createMerchant(input: {name: "  "}) { __typename } }',
