@@ -6,6 +6,8 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from cross_web import HTTPException
@@ -15,7 +17,8 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from tortoise import connections
@@ -31,6 +34,11 @@ from schema import SchemaLimits, build_schema
 from schema.context import Context
 
 logger = logging.getLogger("splitledger")
+# GraphiQL's scripts and styles, vendored at the versions strawberry's page names (see the README there), so the
+# development page works without internet. Served at GRAPHIQL_ASSETS_URL in place of the public CDN.
+GRAPHIQL_ASSETS = Path(__file__).parent / "static" / "graphiql"
+GRAPHIQL_ASSETS_URL = "/static/graphiql/"
+_PUBLIC_CDN = "https://unpkg.com/"
 
 
 class SplitledgerGraphQL(GraphQL):
@@ -56,6 +64,11 @@ class SplitledgerGraphQL(GraphQL):
                 error_body(code.value, exc.reason), status_code=exc.status_code, media_type="application/json"
             )
         await response(scope, receive, send)
+
+    @cached_property
+    def graphql_ide_html(self) -> str:
+        # Same files, same integrity hashes: only where they come from changes.
+        return super().graphql_ide_html.replace(_PUBLIC_CDN, GRAPHIQL_ASSETS_URL)
 
     def parse_json(self, data: str | bytes) -> Any:
         try:
@@ -138,6 +151,8 @@ def create_app(settings: Settings, *, manage_database: bool = True, runtime: Run
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]
+    if not settings.is_production:
+        routes.append(Mount(GRAPHIQL_ASSETS_URL.rstrip("/"), StaticFiles(directory=GRAPHIQL_ASSETS), name="graphiql"))
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.settings = settings
     app.state.runtime = runtime

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import re
 import time
 
 import pytest
@@ -409,3 +411,23 @@ async def test_a_zero_amount_payment_is_refused(operations_client, world):
     )
     result = (await operations_client.execute(RECORD, {"p": payment}))["recordPayment"]
     assert (result["__typename"], result["field"]) == ("ValidationError", "totalAmount")
+
+
+async def test_the_graphiql_page_loads_every_script_and_style_from_the_service_itself(app):
+    async with http_client(app) as http:
+        page = (await http.get("/graphql", headers={"accept": "text/html"})).text
+        assets = re.findall(r'(?:src|href)="([^"]+)"\s+integrity="([^"]+)"', page)
+        assert len(assets) == 7, assets
+        assert "unpkg.com" not in page and "https://" not in "".join(url for url, _ in assets)
+        for url, integrity in assets:
+            assert url.startswith("/static/graphiql/"), url
+            response = await http.get(url)
+            assert response.status_code == 200, url
+            # The very files the page names: the browser checks the same hash.
+            assert integrity == "sha384-" + base64.b64encode(hashlib.sha384(response.content).digest()).decode()
+
+
+async def test_graphiql_assets_are_not_served_in_production(production_app):
+    async with http_client(production_app) as http:
+        response = await http.get("/static/graphiql/graphiql@3.8.3/graphiql.min.js")
+    assert response.status_code == 404
