@@ -8,7 +8,7 @@ from strawberry import relay
 from domain.errors import NotFound
 from schema.auth.types import ApiKey, User
 from schema.context import Info
-from schema.ids import database_id
+from schema.ids import MAX_ID_DIGITS, database_id
 from schema.ledger.types import JournalEntry
 from schema.merchants.types import PARTY_TYPE_NAMES, LogisticsPartner, Merchant, Platform, Supplier
 from schema.payments.types import Payment
@@ -48,7 +48,9 @@ class NodeQuery:
     )
     async def node(self, info: Info, id: relay.GlobalID) -> relay.Node | None:
         entry = NODE_TYPES.get(id.type_name)
-        if entry is None or not id.node_id.isdigit():
+        # ASCII digits that fit a bigint, or nothing to look up ("٣" is a digit to isdigit(); a number past int64
+        # is a driver error).
+        if entry is None or not (id.node_id.isascii() and id.node_id.isdigit()) or len(id.node_id) > MAX_ID_DIGITS:
             return None
         node_type, permission = entry
         if not info.context.principal.has(permission):

@@ -302,6 +302,9 @@ async def test_an_id_or_cursor_beyond_int64_is_a_typed_client_error(merchant_cli
         f'{{ merchants(after: "{cursor}") {{ edges {{ cursor }} }} }}', expect_errors=True
     )
     assert _first_error(body)["extensions"] == {"code": "INVALID_CURSOR", "field": "after"}
+    # node() answers null for what it cannot find, a number past int64 included (it was a driver error).
+    body = await merchant_client.execute(f'{{ node(id: "{_gid(f"Merchant:{huge}")}") {{ id }} }}', expect_errors=True)
+    assert body == {"data": {"node": None}}
 
 
 @pytest.mark.parametrize(
@@ -431,3 +434,24 @@ async def test_graphiql_assets_are_not_served_in_production(production_app):
     async with http_client(production_app) as http:
         response = await http.get("/static/graphiql/graphiql@3.8.3/graphiql.min.js")
     assert response.status_code == 404
+
+
+async def test_an_unexpected_exception_is_a_json_500_with_headers_and_request_id():
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.routing import Route
+
+    from api.middleware import RequestContextMiddleware
+
+    async def broken(_request):
+        raise RuntimeError("boom")
+
+    app = Starlette(
+        routes=[Route("/broken", broken)], middleware=[Middleware(RequestContextMiddleware, production=True)]
+    )
+    async with http_client(app) as http:
+        response = await http.get("/broken", headers={"x-request-id": "req-500"})
+    assert response.status_code == 500
+    assert response.json()["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert "boom" not in response.text
+    assert response.headers["x-request-id"] == "req-500" and response.headers["x-frame-options"] == "DENY"
