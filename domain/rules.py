@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from domain.errors import InvalidInput
-from domain.money import currency_exponent
+from domain.money import Money, currency_exponent
 
 BPS_WHOLE = 10_000  # 100 %
 DEFAULT_MERCHANT_SHARE_CAP_BPS = 3_000  # like WeChat Pay's 30 % profit-sharing ceiling
@@ -224,7 +224,7 @@ def validate_rule(
     # The minimum is on the order's goods; only a rule for every category splits all of them, so only then is
     # the smallest order also the smallest amount its per-order legs apply to.
     if c.min_amount_minor is not None and not c.categories:
-        _validate_smallest_order(draft.legs, c.min_amount_minor, merchant_share_cap_bps)
+        _validate_smallest_order(draft.legs, c.min_amount_minor, merchant_share_cap_bps, c.currency)
 
 
 def _validate_leg(leg: Leg, where: str, c: Conditions) -> None:
@@ -293,7 +293,7 @@ def _validate_rates(legs: Sequence[Leg], cap_bps: int) -> None:
         )
 
 
-def _validate_smallest_order(legs: Sequence[Leg], min_amount_minor: int, cap_bps: int) -> None:
+def _validate_smallest_order(legs: Sequence[Leg], min_amount_minor: int, cap_bps: int, currency: str | None) -> None:
     """At the smallest order the rule applies to, its per-order legs on the goods must fit under the cap (a fixed
     amount or a minimum weighs most there)."""
     taken = 0
@@ -311,10 +311,15 @@ def _validate_smallest_order(legs: Sequence[Leg], min_amount_minor: int, cap_bps
     if taken > ceiling:
         raise InvalidInput(
             "ABOVE_MERCHANT_SHARE_CAP",
-            f"at the smallest order amount this rule applies to ({min_amount_minor} minor units) its legs take "
-            f"{taken}, above the merchant-share cap of {ceiling}",
+            f"at the smallest order amount this rule applies to ({_major(min_amount_minor, currency)}) its legs "
+            f"take {_major(taken, currency)}, above the merchant-share cap of {_major(ceiling, currency)}",
             field="legs",
         )
+
+
+def _major(amount_minor: int, currency: str | None) -> str:
+    """An amount as people read it (messages speak in major units): "150.00 CNY"."""
+    return f"{Money(amount_minor, currency).format()} {currency}" if currency else str(amount_minor)
 
 
 def _validate_default_rule(draft: RuleDraft) -> None:

@@ -21,6 +21,7 @@ from domain.ledger import (
     net_by_account,
 )
 from domain.models import JournalEntry, LedgerAccount, Party, Posting
+from domain.money import Money
 from domain.parties import PartyKind
 from domain.services import dialect
 from domain.services.authorization import require
@@ -34,7 +35,8 @@ class InsufficientFunds(DomainError):
     def __init__(self, account: AccountKey, held_minor: int, needed_minor: int) -> None:
         super().__init__(
             ErrorCode.INSUFFICIENT_FUNDS,
-            f"{account.text} holds {held_minor} minor units; {needed_minor} are needed",
+            f"{account.text} holds {Money(held_minor, account.currency).format()} {account.currency}; "
+            f"{Money(needed_minor, account.currency).format()} are needed",
         )
         self.account = account
         self.held_minor = held_minor

@@ -199,3 +199,19 @@ def test_every_field_at_fault_is_reported_together():
         "region",
     ]
     assert caught.value.field == "lineItems[0].quantity"
+
+
+def test_amounts_in_refusals_speak_in_major_units():
+    from domain.ledger import AccountKey, Bucket
+    from domain.rules import Basis, BeneficiaryKind, Computation, Conditions, Leg, RuleDraft, validate_rule
+    from domain.services.ledger import InsufficientFunds
+
+    shortage = InsufficientFunds(AccountKey("CNY", party_id=1, bucket=Bucket.AVAILABLE), 105, 1055)
+    assert "holds 1.05 CNY; 10.55 are needed" in shortage.message
+    fixed_fee = Leg(BeneficiaryKind.PLATFORM, Basis.ITEM_AMOUNT, Computation(fixed_minor=500))
+    with pytest.raises(InvalidInput) as caught:
+        validate_rule(RuleDraft(0, Conditions(min_amount_minor=1000, currency="CNY"), (fixed_fee,)))
+    assert caught.value.message == (
+        "at the smallest order amount this rule applies to (10.00 CNY) its legs take 5.00 CNY, above the "
+        "merchant-share cap of 3.00 CNY"
+    )
