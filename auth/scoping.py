@@ -9,7 +9,7 @@ until someone decides who may see them. Rows out of scope behave exactly as rows
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from tortoise.expressions import Q, ResolveContext, Subquery
 from tortoise.filters import Like
@@ -26,8 +26,8 @@ Filter = dict[str, Any] | Q
 # A rule sees the principal and the model it filters (to reach related models through scoping itself).
 Rule = Callable[[Principal, type[Model]], Filter]
 
-EVERYTHING: Filter = {}
-NOTHING: Filter = {"id__in": []}
+EVERYTHING: dict[str, Any] = {}
+NOTHING: dict[str, Any] = {"id__in": []}
 
 
 def _everything(_: Principal, __: type[Model]) -> Filter:
@@ -48,7 +48,8 @@ def _own_user(principal: Principal, _: type[Model]) -> Filter:
 
 def _related(model: type[Model], relation: str) -> type[Model]:
     # auth/ may not import domain.models (a sibling layer): related models are reached through the relation.
-    return model._meta.fields_map[relation].related_model
+    field: Any = model._meta.fields_map[relation]  # a relation field: it has related_model
+    return cast("type[Model]", field.related_model)
 
 
 _PLATFORM, _MERCHANT, _LOGISTICS, _SUPPLIER = (
@@ -224,7 +225,9 @@ def _filter(table: dict[str, dict[PartyKind, Rule]], principal: Principal, model
         return Q(**NOTHING)
     rule = table.get(model.__name__, {}).get(principal.party_kind)
     found = NOTHING if rule is None else rule(principal, model)
-    return found if isinstance(found, Q) else Q(**found)
+    if isinstance(found, Q):
+        return found
+    return Q(**found)
 
 
 def readable(principal: Principal, model: type[M]) -> QuerySet[M]:

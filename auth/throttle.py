@@ -31,7 +31,7 @@ class LoginThrottle:
     ) -> None:
         self.storage_url = storage_url or "memory://"
         scheme = self.storage_url if self.storage_url.startswith("async+") else f"async+{self.storage_url}"
-        self._limiter = MovingWindowRateLimiter(storage_from_string(scheme))  # type: ignore[arg-type]
+        self._limiter = MovingWindowRateLimiter(storage_from_string(scheme))
         self._per_address: list[RateLimitItem] = parse_many(per_address)
         self._per_email: list[RateLimitItem] = parse_many(per_email)
         self._namespace = namespace

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import TypeVar
 
 from domain.errors import InvalidInput
@@ -121,9 +122,7 @@ def _line_items(data: PaymentInput, currency: str) -> list[LineItem]:
     if len(data.line_items) > MAX_LINE_ITEMS:
         raise InvalidInput("INVALID_PAYMENT", f"at most {MAX_LINE_ITEMS} line items", field="lineItems")
     errors = _FieldErrors()
-    items = [
-        errors.check(lambda i=i, item=item: _line_item(item, i, currency)) for i, item in enumerate(data.line_items)
-    ]
+    items = [errors.check(partial(_line_item, item, i, currency)) for i, item in enumerate(data.line_items)]
     errors.raise_any()
     return items  # type: ignore[return-value]
 

@@ -6,6 +6,7 @@ import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from domain.errors import InvalidInput
 from domain.money import Money, currency_exponent
@@ -379,7 +380,7 @@ def _validate_bands(bands: Sequence[Band], where: str) -> None:
 # --- storage form (JSON-ready dicts) -------------------------------------------------------------------
 
 
-def conditions_to_dict(c: Conditions) -> dict:
+def conditions_to_dict(c: Conditions) -> dict[str, Any]:
     return {
         "merchant_ids": sorted(c.merchant_ids),
         "merchant_tiers": sorted(c.merchant_tiers),
@@ -394,7 +395,7 @@ def conditions_to_dict(c: Conditions) -> dict:
     }
 
 
-def conditions_from_dict(d: dict) -> Conditions:
+def conditions_from_dict(d: dict[str, Any]) -> Conditions:
     return Conditions(
         merchant_ids=frozenset(d.get("merchant_ids", ())),
         merchant_tiers=frozenset(d.get("merchant_tiers", ())),
@@ -409,7 +410,7 @@ def conditions_from_dict(d: dict) -> Conditions:
     )
 
 
-def legs_to_list(legs: Sequence[Leg]) -> list[dict]:
+def legs_to_list(legs: Sequence[Leg]) -> list[dict[str, Any]]:
     return [
         {
             "beneficiary": leg.beneficiary.value,
@@ -426,7 +427,7 @@ def legs_to_list(legs: Sequence[Leg]) -> list[dict]:
     ]
 
 
-def legs_from_list(items: Sequence[dict]) -> tuple[Leg, ...]:
+def legs_from_list(items: Sequence[dict[str, Any]]) -> tuple[Leg, ...]:
     # Versions stored before legs named their application were split line by line: they are read as PER_LINE,
     # so what a stored version says is what it did.
     return tuple(

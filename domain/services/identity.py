@@ -103,8 +103,9 @@ async def login(
     # passwords are ever checked than the lockout allows, however many arrive at once.
     admitted = await _take_attempt(runtime, now, email=address)
     user = await User.filter(email=address).select_related("party").first()
-    checkable = user is not None and admitted
-    password_ok = await passwords.verify_password_off_loop(password, user.password_hash if checkable else None)
+    password_ok = await passwords.verify_password_off_loop(
+        password, user.password_hash if user is not None and admitted else None
+    )
     if user is None or not user.is_active or not user.party.is_active:
         await auth_events.record("login_failed", client=client, detail="unknown or disabled user or party")
         raise AuthenticationFailed(LOGIN_FAILED)

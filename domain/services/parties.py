@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -42,13 +43,13 @@ class SettlementProfileDraft:
     cycle: SettlementCycle
     anchor_day: int
     delay_days: int
-    minimum_payout: object
+    minimum_payout: str | int | Decimal
     hold_days: int
 
     def to_profile(self) -> SettlementProfile:
         minimum = parse_amount(
             self.minimum_payout,
-            self.currency,  # type: ignore[arg-type]
+            self.currency,
             field="settlementProfile.minimumPayout",
         )
         return SettlementProfile(

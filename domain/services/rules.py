@@ -159,7 +159,7 @@ async def update_rule(principal: Principal, runtime: Runtime, rule_id: int, rule
         latest = await SplitRuleVersion.filter(rule_id=row.id).order_by("-version").first()
         await _add_version(row, (latest.version if latest else 0) + 1, rule, principal, runtime.now())
         row.name = normalize_name(rule.name)
-        row.description = rule.description
+        row.description = rule.description  # type: ignore[assignment]  # a nullable TextField, typed str by tortoise
         await row.save(update_fields=["name", "description", "updated_at"])
     return row
 
