@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 
 class ErrorCode(enum.StrEnum):
@@ -114,3 +116,36 @@ class AuthenticationFailed(DomainError):
         self, message: str = "invalid credentials", *, code: ErrorCode | str = ErrorCode.AUTHENTICATION_FAILED
     ) -> None:
         super().__init__(code, message)
+
+
+class InvalidFields(InvalidInput):
+    """Several fields are wrong at once: the first one's code, message and field, and all of them in `errors`, so
+    a form can show every mistake after one request."""
+
+    def __init__(self, errors: Sequence[InvalidInput]) -> None:
+        first = errors[0]
+        super().__init__(first.code, first.message, field=first.field)
+        self.errors = tuple(errors)
+
+
+T = TypeVar("T")
+
+
+class FieldErrors:
+    """Collects the InvalidInput of each check instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.errors: list[InvalidInput] = []
+
+    def check(self, compute: Callable[[], T]) -> T | None:
+        try:
+            return compute()
+        except InvalidInput as exc:
+            self.errors.extend(exc.errors if isinstance(exc, InvalidFields) else (exc,))
+            return None
+
+    def raise_any(self) -> None:
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise InvalidFields(self.errors)

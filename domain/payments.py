@@ -10,20 +10,18 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import TypeVar
 
-from domain.errors import InvalidInput
+from domain.errors import FieldErrors, InvalidInput
 from domain.money import MAX_AMOUNT_MINOR, Money, normalize_currency, parse_amount
 from domain.splitting import MAX_LINE_ITEMS, LineItem, PaymentFacts
 
 EARLIEST_PAID_AT = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_BATCH = 500
 MAX_QUANTITY = 1_000_000
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -65,36 +63,6 @@ class NormalizedPayment:
     request_hash: str = ""
 
 
-class InvalidPayment(InvalidInput):
-    """Several fields of a payment are wrong at once: the first one's code, message and field, and all of them in
-    `errors`, so a form can show every mistake after one request."""
-
-    def __init__(self, errors: Sequence[InvalidInput]) -> None:
-        first = errors[0]
-        super().__init__(first.code, first.message, field=first.field)
-        self.errors = tuple(errors)
-
-
-class _FieldErrors:
-    """Collects the InvalidInput of each check instead of stopping at the first."""
-
-    def __init__(self) -> None:
-        self.errors: list[InvalidInput] = []
-
-    def check(self, compute: Callable[[], T]) -> T | None:
-        try:
-            return compute()
-        except InvalidInput as exc:
-            self.errors.extend(exc.errors if isinstance(exc, InvalidPayment) else (exc,))
-            return None
-
-    def raise_any(self) -> None:
-        if len(self.errors) == 1:
-            raise self.errors[0]
-        if self.errors:
-            raise InvalidPayment(self.errors)
-
-
 def _text(value: str, name: str, *, max_length: int) -> str:
     cleaned = value.strip()
     if not cleaned or len(cleaned) > max_length:
@@ -104,7 +72,7 @@ def _text(value: str, name: str, *, max_length: int) -> str:
 
 def _line_item(item: LineItemInput, index: int, currency: str) -> LineItem:
     where = f"lineItems[{index}]"
-    errors = _FieldErrors()
+    errors = FieldErrors()
     if not 1 <= item.quantity <= MAX_QUANTITY:
         errors.errors.append(
             InvalidInput("INVALID_INPUT", f"{where}.quantity must be 1..{MAX_QUANTITY}", field=f"{where}.quantity")
@@ -121,7 +89,7 @@ def _line_items(data: PaymentInput, currency: str) -> list[LineItem]:
         raise InvalidInput("INVALID_PAYMENT", "a payment needs at least one line item", field="lineItems")
     if len(data.line_items) > MAX_LINE_ITEMS:
         raise InvalidInput("INVALID_PAYMENT", f"at most {MAX_LINE_ITEMS} line items", field="lineItems")
-    errors = _FieldErrors()
+    errors = FieldErrors()
     items = [errors.check(partial(_line_item, item, i, currency)) for i, item in enumerate(data.line_items)]
     errors.raise_any()
     return items  # type: ignore[return-value]
@@ -158,9 +126,9 @@ def _checked_total(items: list[LineItem], shipping: int, total: int, currency: s
 
 
 def normalize_payment(data: PaymentInput) -> NormalizedPayment:
-    """Checks everything that needs no database; raises InvalidInput naming the field, or InvalidPayment naming
+    """Checks everything that needs no database; raises InvalidInput naming the field, or InvalidFields naming
     every field at fault."""
-    errors = _FieldErrors()
+    errors = FieldErrors()
     currency = errors.check(lambda: normalize_currency(data.currency))
     items = shipping = total = None
     if currency is not None:

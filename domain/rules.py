@@ -6,9 +6,10 @@ import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from domain.errors import InvalidInput
+from domain.errors import FieldErrors, InvalidInput
 from domain.money import Money, currency_exponent
 
 BPS_WHOLE = 10_000  # 100 %
@@ -196,18 +197,40 @@ def validate_rule(
     above the merchant-share cap, and fixed amounts or minimums above the cap at the smallest order the rule
     applies to. (A fixed amount on a rule without a minimum order amount can still meet a smaller order; there
     the cap, a ceiling, wins at split time.)
+
+    Every field at fault is reported at once (InvalidFields), so a form can show them all.
     """
+    errors = FieldErrors()
+    c = draft.conditions
+    errors.check(partial(_validate_header, draft, is_default))
+    errors.check(partial(_validate_conditions, c))
+    for index, leg in enumerate(draft.legs):
+        errors.check(partial(_validate_leg, leg, f"legs[{index}]", c))
+    if not errors.errors:  # the sums below only mean something once every leg is valid on its own
+        errors.check(partial(_validate_rates, draft.legs, merchant_share_cap_bps))
+        # The minimum is on the order's goods; only a rule for every category splits all of them, so only then
+        # is the smallest order also the smallest amount its per-order legs apply to.
+        if c.min_amount_minor is not None and not c.categories:
+            errors.check(
+                partial(_validate_smallest_order, draft.legs, c.min_amount_minor, merchant_share_cap_bps, c.currency)
+            )
+    errors.raise_any()
+
+
+def _validate_header(draft: RuleDraft, is_default: bool) -> None:
     if not draft.legs and not is_default:  # the default rule may take nothing: the merchant keeps the rest
         raise InvalidInput("INVALID_RULE", "a rule needs at least one leg", field="legs")
-    c = draft.conditions
-    if c.currency is not None:
-        currency_exponent(c.currency)  # raises UNKNOWN_CURRENCY naming the field
+    if draft.conditions.currency is not None:
+        currency_exponent(draft.conditions.currency)  # raises UNKNOWN_CURRENCY naming the field
     if is_default:
         _validate_default_rule(draft)
     elif not MIN_PRIORITY <= draft.priority <= MAX_PRIORITY:
         raise InvalidInput(
             "INVALID_RULE", f"priority must be between {MIN_PRIORITY} and {MAX_PRIORITY}", field="priority"
         )
+
+
+def _validate_conditions(c: Conditions) -> None:
     for name, moment in (("conditions.activeFrom", c.active_from), ("conditions.activeUntil", c.active_until)):
         if moment is not None and moment.tzinfo is None:
             raise InvalidInput("INVALID_INPUT", f"{name} needs a time zone (e.g. 2026-01-01T00:00:00Z)", field=name)
@@ -219,13 +242,6 @@ def validate_rule(
         raise InvalidInput(
             "INVALID_RULE", "conditions.activeFrom must be before activeUntil", field="conditions.activeFrom"
         )
-    for index, leg in enumerate(draft.legs):
-        _validate_leg(leg, f"legs[{index}]", c)
-    _validate_rates(draft.legs, merchant_share_cap_bps)
-    # The minimum is on the order's goods; only a rule for every category splits all of them, so only then is
-    # the smallest order also the smallest amount its per-order legs apply to.
-    if c.min_amount_minor is not None and not c.categories:
-        _validate_smallest_order(draft.legs, c.min_amount_minor, merchant_share_cap_bps, c.currency)
 
 
 def _validate_leg(leg: Leg, where: str, c: Conditions) -> None:

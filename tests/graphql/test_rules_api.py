@@ -247,3 +247,21 @@ async def test_backtest_compares_a_draft_with_what_parties_got(client_for, make_
         "570.00",
         "-30.00",
     )
+
+
+async def test_a_rule_form_gets_every_field_at_fault_in_one_answer(client_for, make_merchant):
+    operations = await client_for("platform_operations")
+    merchant = await make_merchant()
+    bad = rule_input(merchant.id, rate_bps=10_001) | {"priority": 5_000_000}
+    result = (
+        await operations.execute(
+            "mutation($input: SplitRuleInput!) { createSplitRule(input: $input) { __typename "
+            "... on ValidationError { field errors { code field } } } }",
+            {"input": bad},
+        )
+    )["createSplitRule"]
+    assert result["__typename"] == "ValidationError" and result["field"] == "priority"
+    assert result["errors"] == [
+        {"code": "INVALID_RULE", "field": "priority"},
+        {"code": "RATE_ABOVE_100_PERCENT", "field": "legs[0].rateBps"},
+    ]

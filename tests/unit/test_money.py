@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.errors import ErrorCode, InvalidInput
+from domain.errors import ErrorCode, InvalidFields, InvalidInput
 from domain.money import Money, allocate, parse_amount
-from domain.payments import InvalidPayment, LineItemInput, PaymentInput, normalize_payment
+from domain.payments import LineItemInput, PaymentInput, normalize_payment
 
 
 @pytest.mark.parametrize(
@@ -189,7 +189,7 @@ def test_a_total_mismatch_is_told_in_major_units():
 
 
 def test_every_field_at_fault_is_reported_together():
-    with pytest.raises(InvalidPayment) as caught:
+    with pytest.raises(InvalidFields) as caught:
         normalize_payment(_payment(shipping_fee="-1", region=" ", line_items=[LineItemInput("", "tea", "1.001", 0)]))
     assert [error.field for error in caught.value.errors] == [
         "lineItems[0].quantity",

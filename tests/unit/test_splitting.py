@@ -576,3 +576,21 @@ def test_a_fixed_fee_on_some_categories_is_left_to_the_cap_at_split_time():
         [rule(commission(0, fixed_minor=3_000), conditions=tea_only)],
     )
     assert platform_take(split) == 30  # floor(1.00 x 30 %)
+
+
+def test_every_field_at_fault_in_a_rule_is_reported_at_once():
+    from domain.errors import InvalidFields
+
+    draft = RuleDraft(
+        5_000_000,
+        Conditions(active_from=datetime(2020, 1, 1)),
+        (commission(10_001), Leg(BeneficiaryKind.PARTY, Basis.ITEM_AMOUNT, Computation(rate_bps=1))),
+    )
+    with pytest.raises(InvalidFields) as caught:
+        validate_rule(draft)
+    assert [error.field for error in caught.value.errors] == [
+        "priority",
+        "conditions.activeFrom",
+        "legs[0].rateBps",
+        "legs[1].partyId",
+    ]
