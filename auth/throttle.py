@@ -18,6 +18,9 @@ logger = logging.getLogger("splitledger.throttle")
 
 DEFAULT_PER_ADDRESS = "30/minute;300/hour"
 DEFAULT_PER_EMAIL = "10/minute;60/hour"
+# createUser answers "not available" for an email of another party's user; a caller who gets that answer this
+# often may create no user for a while, so addresses cannot be enumerated through it.
+DEFAULT_EMAIL_PROBES_PER_ACTOR = "5/hour;20/day"
 
 
 class LoginThrottle:
@@ -35,6 +38,26 @@ class LoginThrottle:
         self._per_address: list[RateLimitItem] = parse_many(per_address)
         self._per_email: list[RateLimitItem] = parse_many(per_email)
         self._namespace = namespace
+        self._email_probes: list[RateLimitItem] = parse_many(DEFAULT_EMAIL_PROBES_PER_ACTOR)
+
+    async def may_probe_emails(self, actor: str) -> bool:
+        """False while `actor` has used up its "email not available" answers: it may then create no user at all,
+        so whether an address exists stays unknown to it."""
+        try:
+            for item in self._email_probes:
+                if not await self._limiter.test(item, self._namespace, f"probe:{actor}"):
+                    return False
+            return True
+        except Exception as exc:
+            logger.warning("login throttle unavailable, admitting: %s", exc)
+            return True
+
+    async def count_email_probe(self, actor: str) -> None:
+        try:
+            for item in self._email_probes:
+                await self._limiter.hit(item, self._namespace, f"probe:{actor}")
+        except Exception as exc:
+            logger.warning("login throttle unavailable, not counting: %s", exc)
 
     async def admit(self, *, address: str | None, email: str | None) -> bool:
         """Counts one attempt from `address` for `email`; false when either is over its limits."""

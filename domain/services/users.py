@@ -43,12 +43,15 @@ async def create_user(principal: Principal, runtime: Runtime, new: NewUser) -> U
     if not await writable(principal, Party).filter(id=new.party_id).exists():
         raise NotFound("party", field="partyId")
     address = identity.normalize_email(new.email)
-    await _refuse_taken_email(principal, address, new.party_id)
+    actor = f"user:{principal.user_id}" if principal.user_id is not None else f"key:{principal.api_key_id}"
+    if not await runtime.login_throttle.may_probe_emails(actor):
+        raise InvalidInput(ErrorCode.TOO_MANY_ATTEMPTS, TOO_MANY_PROBES, field="email")
+    await _refuse_taken_email(principal, runtime, actor, address, new.party_id)
     try:
         user = await identity.create_user_unchecked(address, new.password, new.role, new.party_id, new.display_name)
     except AlreadyExists:
         # Lost a race with a create of the same email: answer as if it had been seen above.
-        await _refuse_taken_email(principal, address, new.party_id)
+        await _refuse_taken_email(principal, runtime, actor, address, new.party_id)
         raise
     await auth_events.record(
         "user_created", user_id=user.id, party_id=user.party_id, actor=principal, detail=f"role {user.role}"
@@ -57,17 +60,20 @@ async def create_user(principal: Principal, runtime: Runtime, new: NewUser) -> U
 
 
 EMAIL_NOT_AVAILABLE = "this email cannot be used for a new user: choose another address, or ask the platform"
+TOO_MANY_PROBES = "too many addresses were not available: no user can be created by you for a while; ask the platform"
 
 
-async def _refuse_taken_email(principal: Principal, address: str, party_id: int) -> None:
+async def _refuse_taken_email(principal: Principal, runtime: Runtime, actor: str, address: str, party_id: int) -> None:
     """A taken email is named as a duplicate only to a caller who may see its owner. Anyone else (a merchant
-    admin, for an email of another party's user) gets an answer that names no user and no party, and the
-    attempt is recorded, so that probing which addresses have accounts shows in the auth events."""
+    admin, for an email of another party's user) gets an answer that names no user and no party; the attempt is
+    recorded and counted, and a caller who gets it too often may create no user for a while (see
+    LoginThrottle.may_probe_emails), so addresses cannot be enumerated."""
     existing = await User.filter(email=address).first()
     if existing is None:
         return
     if await readable(principal, User).filter(id=existing.id).exists():
         raise AlreadyExists("DUPLICATE_EMAIL", f"a user with email {address} already exists", field="email")
+    await runtime.login_throttle.count_email_probe(actor)
     await auth_events.record(
         "user_create_refused", party_id=party_id, actor=principal, detail="email not available to this caller"
     )

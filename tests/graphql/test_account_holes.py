@@ -4,6 +4,7 @@ deactivated party's users, and who may read the platform settings."""
 from __future__ import annotations
 
 import base64
+import secrets
 
 from domain.models import AuthEvent, Party
 from tests.conftest import Api, http_client
@@ -126,6 +127,25 @@ async def test_create_user_does_not_tell_a_merchant_admin_that_an_email_exists_e
         )["createUser"]
         assert own["__typename"] == "DuplicateError" and own["code"] == "DUPLICATE_EMAIL"
     assert await AuthEvent.filter(kind="user_create_refused", actor_user_id=admin.user_id).exists()
+
+
+async def test_a_merchant_admin_cannot_enumerate_addresses_through_create_user(app, anonymous_client, make_user, world):
+    """After five "not available" answers in an hour the caller may create no user at all, so even a fresh
+    address gets the same refusal and tells it nothing."""
+    admin = await make_user("merchant_admin", mfa=True)
+    tokens = await anonymous_client.login_with_totp(admin.email, admin.totp_secret)
+    merchant = gid("Merchant", world.merchant_a_id)
+    taken = [world.emails[label] for label in ("platform_admin", "platform_finance", "logistics_partner")]
+    async with http_client(app, tokens["accessToken"]) as http:
+        api = Api(http)
+        codes = [
+            (await api.execute(CREATE_USER, {"email": taken[i % 3], "party": merchant}))["createUser"]["code"]
+            for i in range(5)
+        ]
+        assert codes == ["EMAIL_NOT_AVAILABLE"] * 5
+        for email in (taken[0], f"fresh.{secrets.token_hex(4)}@test.example"):
+            answer = (await api.execute(CREATE_USER, {"email": email, "party": merchant}))["createUser"]
+            assert (answer["__typename"], answer["code"]) == ("ValidationError", "TOO_MANY_ATTEMPTS")
 
 
 async def test_a_deactivated_partys_users_cannot_log_in_or_use_their_tokens(
