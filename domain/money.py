@@ -89,7 +89,9 @@ class Money:
     currency: str
 
     def __post_init__(self) -> None:
-        assert isinstance(self.amount_minor, int) and not isinstance(self.amount_minor, bool)
+        # Raised, not asserted, so that a float or a bool never becomes an amount under python -O either.
+        if not isinstance(self.amount_minor, int) or isinstance(self.amount_minor, bool):
+            raise TypeError(f"an amount is an int of minor units, not {type(self.amount_minor).__name__}")
         currency_exponent(self.currency)
 
     def to_decimal(self) -> Decimal:

@@ -215,3 +215,22 @@ def test_amounts_in_refusals_speak_in_major_units():
         "at the smallest order amount this rule applies to (10.00 CNY) its legs take 5.00 CNY, above the "
         "merchant-share cap of 3.00 CNY"
     )
+
+
+def test_money_refuses_a_float_or_a_bool_amount_even_under_python_dash_o():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "from domain.money import Money\n"
+        "for bad in (1.5, True):\n"
+        "    try:\n"
+        "        Money(bad, 'CNY')\n"
+        "        print('accepted', bad)\n"
+        "    except TypeError:\n"
+        "        print('refused')\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-O", "-c", script], cwd=root, capture_output=True, text=True, check=False)
+    assert result.stdout.split() == ["refused", "refused"], result.stdout + result.stderr
