@@ -10,7 +10,7 @@ from schema.auth.types import ApiKey, User
 from schema.context import Info
 from schema.ids import MAX_ID_DIGITS, database_id
 from schema.ledger.types import JournalEntry
-from schema.merchants.types import PARTY_TYPE_NAMES, LogisticsPartner, Merchant, Platform, Supplier
+from schema.merchants.types import PARTY_TYPE_NAMES, LogisticsPartner, Merchant, Platform, Supplier, party_type_name
 from schema.payments.types import Payment
 from schema.permissions import describe, requires
 from schema.rules.types import SplitRule, SplitRuleVersion
@@ -31,11 +31,16 @@ NODE_TYPES: dict[str, tuple[type[relay.Node], str]] = {
 }
 
 
-def party_id_from_global_id(global_id: relay.GlobalID, field: str = "partyId") -> int:
-    """The id of a party named by a global id of any party type."""
+async def party_id_from_global_id(info: Info, global_id: relay.GlobalID, field: str = "partyId") -> int:
+    """The id of a party named by a global id whose type is the party's kind: `Supplier:2` names no party when
+    party 2 is a merchant, so it is NOT_FOUND, like a missing party (one type's id is never taken as another's)."""
     if global_id.type_name not in PARTY_TYPE_NAMES:
         raise NotFound("party", field=field)
-    return database_id(global_id.node_id, field, "party id")
+    party_id = database_id(global_id.node_id, field, "party id")
+    kind = await info.context.loaders.party_kind.load(party_id)
+    if kind is None or party_type_name(kind) != global_id.type_name:
+        raise NotFound("party", field=field)
+    return party_id
 
 
 @strawberry.type

@@ -132,7 +132,7 @@ class AdminMutation:
                     email=input.email,
                     password=input.password,
                     role=input.role.value,
-                    party_id=party_id_from_global_id(input.party_id),
+                    party_id=await party_id_from_global_id(info, input.party_id),
                     display_name=input.display_name,
                 ),
             )
@@ -202,7 +202,7 @@ class AdminMutation:
             created = await api_key_service.create_api_key(
                 info.context.principal,
                 info.context.runtime,
-                party_id_from_global_id(input.party_id),
+                await party_id_from_global_id(info, input.party_id),
                 input.name,
                 input.permissions,
                 input.expires_at,

@@ -25,7 +25,7 @@ class LedgerQuery:
     async def ledger_entries(
         self, info: Info, first: int | None = None, after: str | None = None, party_id: relay.GlobalID | None = None
     ) -> Connection[JournalEntry]:
-        party = party_id_from_global_id(party_id) if party_id is not None else None
+        party = await party_id_from_global_id(info, party_id) if party_id is not None else None
         page = await ledger_service.list_entries(
             info.context.principal, info.context.runtime, page_request(first, after), party
         )
@@ -36,7 +36,7 @@ class LedgerQuery:
         extensions=[requires("ledger:read")],
     )
     async def balances(self, info: Info, party_id: relay.GlobalID) -> list[Balance]:
-        party = party_id_from_global_id(party_id)
+        party = await party_id_from_global_id(info, party_id)
         return [balance_from_row(row) for row in await ledger_service.balances(info.context.principal, party)]
 
     @strawberry.field(

@@ -241,6 +241,23 @@ async def test_an_argument_naming_a_related_object_refuses_an_id_of_another_type
     assert body["errors"][0]["extensions"]["field"] == field
 
 
+@pytest.mark.parametrize("wrong_type", ["Supplier", "LogisticsPartner", "Platform"])
+async def test_a_party_id_must_carry_the_type_of_the_partys_kind(finance_client, world, wrong_type):
+    """`Supplier:<merchant's id>` named the merchant for balances, ledgerEntries, createUser and createApiKey."""
+    merchant = world.merchant_a_id
+    right = await finance_client.execute(
+        "query($p: ID!) { balances(partyId: $p) { bucket } }", {"p": gid("Merchant", merchant)}
+    )
+    assert isinstance(right["balances"], list)
+    for query in (
+        "query($p: ID!) { balances(partyId: $p) { bucket } }",
+        "query($p: ID!) { ledgerEntries(first: 1, partyId: $p) { edges { cursor } } }",
+    ):
+        body = await finance_client.execute(query, {"p": gid(wrong_type, merchant)}, expect_errors=True)
+        assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND", body
+        assert body["errors"][0]["extensions"]["field"] == "partyId"
+
+
 async def test_the_ledger_verification_lists_global_ids(finance_client, monkeypatch):
     from domain.services import ledger
 
