@@ -60,21 +60,35 @@ class LoginThrottle:
             logger.warning("login throttle unavailable, not counting: %s", exc)
 
     async def admit(self, *, address: str | None, email: str | None) -> bool:
-        """Counts one attempt from `address` for `email`; false when either is over its limits."""
-        keys: list[tuple[list[RateLimitItem], str]] = []
-        if address:
-            keys.append((self._per_address, f"address:{address}"))
-        if email:
-            # Hashed, so that Redis never holds the addresses people typed.
-            keys.append((self._per_email, f"email:{hashlib.sha256(email.encode()).hexdigest()[:32]}"))
+        """Counts one attempt from `address`, then tells whether `email` may be tried: false when either is over
+        its limits. An attempt the address limit refused never reaches the email's count, so one client cannot
+        use up someone's email budget; the email counts failures only (count_failure), so the owner's own right
+        passwords never throttle it."""
         try:
-            admitted = True
-            for items, key in keys:
-                for item in items:
-                    admitted = await self._limiter.hit(item, self._namespace, key) and admitted
-            return admitted
+            if address:
+                for item in self._per_address:
+                    if not await self._limiter.hit(item, self._namespace, f"address:{address}"):
+                        return False
+            if email:
+                for item in self._per_email:
+                    if not await self._limiter.test(item, self._namespace, self._email_key(email)):
+                        return False
+            return True
         except Exception as exc:
             # The throttle is a second line: when its store is down the account lockout still holds, and
             # nobody is locked out of the service by a Redis outage.
             logger.warning("login throttle unavailable, admitting: %s", exc)
             return True
+
+    async def count_failure(self, email: str) -> None:
+        """A wrong password (or an unknown email) for `email`: counts toward the email's limits."""
+        try:
+            for item in self._per_email:
+                await self._limiter.hit(item, self._namespace, self._email_key(email))
+        except Exception as exc:
+            logger.warning("login throttle unavailable, not counting: %s", exc)
+
+    @staticmethod
+    def _email_key(email: str) -> str:
+        # Hashed, so that Redis never holds the addresses people typed.
+        return f"email:{hashlib.sha256(email.encode()).hexdigest()[:32]}"

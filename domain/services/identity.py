@@ -107,12 +107,14 @@ async def login(
         password, user.password_hash if user is not None and admitted else None
     )
     if user is None or not user.is_active or not user.party.is_active:
+        await runtime.login_throttle.count_failure(address)
         await auth_events.record("login_failed", client=client, detail="unknown or disabled user or party")
         raise AuthenticationFailed(LOGIN_FAILED)
     if not admitted:
         await auth_events.record("login_refused_locked", user_id=user.id, party_id=user.party_id, client=client)
         raise AuthenticationFailed(LOGIN_FAILED)
     if not password_ok:
+        await runtime.login_throttle.count_failure(address)
         await _register_failure(runtime, user, client, "wrong password")
         raise AuthenticationFailed(LOGIN_FAILED)
     if passwords.needs_rehash(user.password_hash):

@@ -109,3 +109,26 @@ async def test_a_throttle_whose_store_is_down_admits(runtime):
     throttle = LoginThrottle("redis://127.0.0.1:1/0", per_address="1/minute")
     async with asyncio.timeout(10):
         assert await throttle.admit(address="203.0.113.30", email="x@test.example")
+
+
+@pytest.mark.parametrize("store", STORES)
+async def test_the_owners_right_passwords_never_use_up_the_emails_budget(runtime, make_user, store):
+    """Only failures count per email: the owner logging in often is never throttled by its own logins."""
+    throttle = LoginThrottle(store, per_address="100/minute", per_email="2/minute", namespace=secrets.token_hex(4))
+    throttled = replace(runtime, login_throttle=throttle)
+    owner = await make_user("merchant_staff", mfa=True)
+    for _ in range(4):
+        step = await identity.login(throttled, owner.email, TEST_PASSWORD, ClientInfo(ip_address="198.51.100.7"))
+        assert isinstance(step, identity.MfaTicketIssued)
+
+
+@pytest.mark.parametrize("store", STORES)
+async def test_attempts_refused_for_their_address_do_not_count_against_the_email(runtime, make_user, store):
+    """A stranger hammering from one address is stopped by the address limit and cannot use up the email's."""
+    throttle = LoginThrottle(store, per_address="1/minute", per_email="2/minute", namespace=secrets.token_hex(4))
+    throttled = replace(runtime, login_throttle=throttle)
+    victim = await make_user("merchant_staff", mfa=True)
+    codes = [await _attempt(throttled, victim.email, "203.0.113.40") for _ in range(5)]
+    assert codes == [ErrorCode.AUTHENTICATION_FAILED] + [ErrorCode.TOO_MANY_ATTEMPTS] * 4
+    # One failure counted for the email: from another address the account may still be tried.
+    assert await _attempt(throttled, victim.email, "198.51.100.41") == ErrorCode.AUTHENTICATION_FAILED
