@@ -13,11 +13,16 @@ NO_SUCH_ID = -1
 MAX_ID_DIGITS = 18  # database ids are PostgreSQL bigints: 18 digits always fit
 
 
+def is_database_id(text: str) -> bool:
+    """ASCII digits only (int() would take "٣" or " 5 "), and small enough for a bigint (a number past int64 is a
+    driver error)."""
+    return text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS
+
+
 def database_id(text: object, field: str, what: str = "id") -> int:
-    """A database id from client text: ASCII digits only (int() would take "٣" or " 5 "), and small enough for a
-    bigint, so a malformed id is INVALID_ID naming the field, never a driver error."""
+    """A database id from client text; a malformed one is INVALID_ID naming the field, never a driver error."""
     value = str(text)
-    if not (value.isascii() and value.isdigit() and len(value) <= MAX_ID_DIGITS):
+    if not is_database_id(value):
         raise InvalidInput("INVALID_ID", f"{field} is not a valid {what}", field=field)
     return int(value)
 

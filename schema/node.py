@@ -8,9 +8,9 @@ from strawberry import relay
 from domain.errors import NotFound
 from schema.auth.types import ApiKey, User
 from schema.context import Info
-from schema.ids import MAX_ID_DIGITS, database_id
+from schema.ids import is_database_id
 from schema.ledger.types import JournalEntry
-from schema.merchants.types import PARTY_TYPE_NAMES, LogisticsPartner, Merchant, Platform, Supplier, party_type_name
+from schema.merchants.types import LogisticsPartner, Merchant, Platform, Supplier, party_database_id, party_type_name
 from schema.payments.types import Payment
 from schema.permissions import describe, requires
 from schema.rules.types import SplitRule, SplitRuleVersion
@@ -34,9 +34,7 @@ NODE_TYPES: dict[str, tuple[type[relay.Node], str]] = {
 async def party_id_from_global_id(info: Info, global_id: relay.GlobalID, field: str = "partyId") -> int:
     """The id of a party named by a global id whose type is the party's kind: `Supplier:2` names no party when
     party 2 is a merchant, so it is NOT_FOUND, like a missing party (one type's id is never taken as another's)."""
-    if global_id.type_name not in PARTY_TYPE_NAMES:
-        raise NotFound("party", field=field)
-    party_id = database_id(global_id.node_id, field, "party id")
+    party_id = party_database_id(global_id, field)
     kind = await info.context.loaders.party_kind.load(party_id)
     if kind is None or party_type_name(kind) != global_id.type_name:
         raise NotFound("party", field=field)
@@ -53,9 +51,7 @@ class NodeQuery:
     )
     async def node(self, info: Info, id: relay.GlobalID) -> relay.Node | None:
         entry = NODE_TYPES.get(id.type_name)
-        # ASCII digits that fit a bigint, or nothing to look up ("٣" is a digit to isdigit(); a number past int64
-        # is a driver error).
-        if entry is None or not (id.node_id.isascii() and id.node_id.isdigit()) or len(id.node_id) > MAX_ID_DIGITS:
+        if entry is None or not is_database_id(id.node_id):
             return None
         node_type, permission = entry
         if not info.context.principal.has(permission):

@@ -9,9 +9,11 @@ from typing import Any
 import strawberry
 from strawberry import relay
 
+from domain.errors import NotFound
 from domain.parties import KycStatus, MerchantTier, PartyKind, RiskLevel, SettlementCycle, mask_account_number
 from domain.services import parties as party_service
 from schema.context import Info
+from schema.ids import database_id
 from schema.money import Money
 from schema.permissions import describe, requires
 
@@ -122,6 +124,14 @@ _ROLE_KIND = {
 
 
 PARTY_TYPE_NAMES = frozenset(party_type.__name__ for party_type in _KIND_TYPE.values())
+
+
+def party_database_id(global_id: relay.GlobalID, field: str) -> int:
+    """The database id behind a global id of any party type; NOT_FOUND naming the field for any other type.
+    (Whether the type is the party's own kind needs a lookup: see schema.node.party_id_from_global_id.)"""
+    if global_id.type_name not in PARTY_TYPE_NAMES:
+        raise NotFound("party", field=field)
+    return database_id(global_id.node_id, field, f"{global_id.type_name} id")
 
 
 def party_type_name(kind: PartyKind | str) -> str:

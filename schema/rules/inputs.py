@@ -12,8 +12,8 @@ from domain.errors import InvalidInput, NotFound
 from domain.money import parse_amount
 from domain.rules import Band, Computation, Conditions, Leg, LegApplication, RuleDraft
 from schema.context import Info
-from schema.ids import database_id, required_id
-from schema.merchants.types import PARTY_TYPE_NAMES, party_type_name
+from schema.ids import required_id
+from schema.merchants.types import party_database_id, party_type_name
 from schema.rules.types import BasisEnum, BeneficiaryEnum, LegApplicationEnum
 
 
@@ -82,12 +82,6 @@ class SplitRuleInput:
 MAX_LIST = 200
 
 
-def _party_id(global_id: relay.GlobalID, field: str) -> int:
-    if global_id.type_name not in PARTY_TYPE_NAMES:
-        raise NotFound("party", field=field)
-    return database_id(global_id.node_id, field, f"{global_id.type_name} id")
-
-
 async def checked_draft(data: SplitRuleInput, info: Info) -> RuleDraft:
     """The draft, once every leg's party id has the type of the party's kind: a `Merchant` id that names a supplier
     names no merchant, so it is NOT_FOUND like a missing party."""
@@ -132,7 +126,7 @@ def to_draft(data: SplitRuleInput) -> RuleDraft:
     legs = []
     for index, leg in enumerate(data.legs):
         where = f"legs[{index}]"
-        party_id = None if leg.party_id is None else _party_id(leg.party_id, f"{where}.partyId")
+        party_id = None if leg.party_id is None else party_database_id(leg.party_id, f"{where}.partyId")
         bands = tuple(
             Band(
                 minor(t.from_amount, f"{where}.tiers[{i}].fromAmount") or 0,
