@@ -71,7 +71,7 @@ async def record_payment(
         return existing
     platform_id = platform_id or (await parties.ensure_platform_party()).id
     facts = await _facts(principal, payment, platform_id)
-    catalogue = catalogue or await rules.load_catalogue(runtime.now())
+    catalogue = catalogue or await rules.load_catalogue()
     split = compute_split(facts, catalogue.book_at(payment.paid_at))
     return await _add_or_replay(payment, split)
 
@@ -111,7 +111,7 @@ async def record_payments(
         raise InvalidInput(
             "BATCH_TOO_LARGE", f"at most {MAX_BATCH} payments per batch, got {len(inputs)}", field="inputs"
         )
-    catalogue = await rules.load_catalogue(runtime.now())
+    catalogue = await rules.load_catalogue()
     platform_id = (await parties.ensure_platform_party()).id
     if len(inputs) > 1:
         try:

@@ -29,7 +29,7 @@ async def preview_split(principal: Principal, runtime: Runtime, data: PaymentInp
         raise NotFound("merchant", field="merchantId")
     platform_id = (await parties.ensure_platform_party()).id
     facts = payment_facts(payment, merchant_tier=str(merchant.tier), platform_party_id=platform_id)
-    catalogue = await rules.load_catalogue(runtime.now())
+    catalogue = await rules.load_catalogue()
     return compute_split(facts, catalogue.book_at(payment.paid_at))
 
 
@@ -66,7 +66,7 @@ async def backtest_rule(
     ids = [row.id for row in rows]
     lines = await lines_of(principal, ids)
     actual = await allocations_of(principal, ids)
-    catalogue = await rules.load_catalogue(runtime.now())
+    catalogue = await rules.load_catalogue()
     platform_id = (await parties.ensure_platform_party()).id
     draft_version = RuleVersion(
         version_id=-1,

@@ -71,8 +71,9 @@ class RuleCatalogue:
         return book
 
 
-async def load_catalogue(now: datetime) -> RuleCatalogue:
-    """`now` is kept for callers; a version counts from its effective time, whenever it was activated."""
+async def load_catalogue() -> RuleCatalogue:
+    """Every activated version of every active rule; a version counts from its effective time, whenever it was
+    activated."""
     rows = await SplitRuleVersion.filter(rule__status=ACTIVE, activated_at__isnull=False)
     return RuleCatalogue([version_from_row(row) for row in rows])
 
