@@ -8,6 +8,7 @@ per run), runs the migrations into it and drops it at the end.
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import secrets
 import tempfile
@@ -387,6 +388,28 @@ async def signed_in(runtime: Runtime, login: NewLogin, *, at: datetime | None = 
 @pytest.fixture
 def operator(world: World) -> Principal:
     return operator_principal(world.platform_id)
+
+
+def gid(type_name: str, row_id: int | str) -> str:
+    """The global id a client sees for a row: base64 of `Type:id`."""
+    return base64.b64encode(f"{type_name}:{row_id}".encode()).decode()
+
+
+def graphql_payment_input(merchant_id: int, logistics_id: int | None = None, **overrides: Any) -> dict[str, Any]:
+    """payment_input as a client sends it to recordPayment: global ids, amounts as decimal strings."""
+    data: dict[str, Any] = {
+        "idempotencyKey": secrets.token_hex(8),
+        "externalOrderId": f"o-{secrets.token_hex(6)}",
+        "merchantId": gid("Merchant", merchant_id),
+        "currency": "CNY",
+        "totalAmount": "158.00",
+        "paidAt": "2026-11-20T08:00:00+08:00",
+        "shippingFee": "8.00",
+        "lineItems": [{"sku": "tea-1", "category": "tea", "unitAmount": "50.00", "quantity": 3}],
+    }
+    if logistics_id is not None:
+        data["logisticsPartnerId"] = gid("LogisticsPartner", logistics_id)
+    return data | overrides
 
 
 def payment_input(merchant_id: int, **overrides: Any) -> PaymentInput:

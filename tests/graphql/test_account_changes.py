@@ -3,22 +3,16 @@ recorded, and that an API key dies with the user who created it."""
 
 from __future__ import annotations
 
-import base64
-
 from domain.models import AuthEvent
 from domain.services import parties, payments
 from domain.services.parties import BankAccountDraft, MerchantChanges, MerchantDraft
-from tests.conftest import Api, http_client, payment_input, unique
+from tests.conftest import Api, gid, http_client, payment_input, unique
 
 CREATE_KEY = """mutation($p: ID!, $perms: [String!]!) {
   createApiKey(input: {partyId: $p, name: "partner", permissions: $perms}) {
     __typename ... on CreateApiKeySuccess { key apiKey { id } } } }"""
 UPDATE = "mutation($id: ID!) { updateMerchant(input: {id: $id, %s}) { __typename } }"
 BANK = 'bankAccount: {holderName: "H", bankName: "B", accountNumber: "6222000011112222"}'
-
-
-def gid(type_name: str, row_id: int) -> str:
-    return base64.b64encode(f"{type_name}:{row_id}".encode()).decode()
 
 
 async def _codes(api: Api, query: str, variables: dict) -> set[str | None]:

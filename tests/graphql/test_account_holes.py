@@ -3,11 +3,10 @@ deactivated party's users, and who may read the platform settings."""
 
 from __future__ import annotations
 
-import base64
 import secrets
 
 from domain.models import AuthEvent, Party
-from tests.conftest import Api, http_client
+from tests.conftest import Api, gid, http_client
 
 REFRESH = """mutation($t: String!) { refreshToken(input: {refreshToken: $t}) {
   __typename ... on AuthTokens { accessToken refreshToken } ... on AuthFailure { code } } }"""
@@ -16,10 +15,6 @@ LOGIN = """mutation($e: String!, $p: String!) { login(input: {email: $e, passwor
 CREATE_USER = """mutation($email: String!, $party: ID!) {
   createUser(input: {email: $email, password: "a-long-enough-password", role: MERCHANT_STAFF, partyId: $party}) {
     __typename ... on CreateUserSuccess { user { id } } ... on UserError { code message field } } }"""
-
-
-def gid(type_name: str, row_id: int) -> str:
-    return base64.b64encode(f"{type_name}:{row_id}".encode()).decode()
 
 
 async def _post(api: Api, query: str, variables: dict) -> tuple[dict, dict]:

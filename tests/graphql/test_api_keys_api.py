@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, datetime, timedelta
 
 from domain.models import ApiKey
-from tests.conftest import Api, http_client
+from tests.conftest import Api, gid, http_client
 
 CREATE = """mutation($p: ID!, $perms: [String!]!, $exp: DateTime) {
   createApiKey(input: {partyId: $p, name: "order system", permissions: $perms, expiresAt: $exp}) {
@@ -14,10 +13,6 @@ CREATE = """mutation($p: ID!, $perms: [String!]!, $exp: DateTime) {
     ... on UserError { code message field } } }"""
 REVOKE = "mutation($id: ID!) { revokeApiKey(input: {id: $id}) { __typename } }"
 LOGISTICS = "{ logisticsPartners(first: 100) { edges { node { id } } } }"
-
-
-def gid(type_name: str, row_id: int) -> str:
-    return base64.b64encode(f"{type_name}:{row_id}".encode()).decode()
 
 
 async def _key(admin: Api, party: str, permissions: list[str], expires_at: str | None = None) -> dict:

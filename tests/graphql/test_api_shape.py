@@ -9,10 +9,7 @@ import pytest
 from graphql import GraphQLEnumType, get_named_type
 
 from schema import build_schema
-
-
-def gid(type_name: str, row_id: int | str) -> str:
-    return base64.b64encode(f"{type_name}:{row_id}".encode()).decode()
+from tests.conftest import gid, graphql_payment_input
 
 
 def type_of(global_id: str) -> str:
@@ -30,20 +27,6 @@ ACTIVATE = """mutation($id: ID!, $version: ID!) { activateSplitRule(input: {id: 
   __typename ... on SplitRuleSuccess { rule { status } } ... on UserError { code field } } }"""
 
 
-def payment_input(merchant_id: int, logistics_id: int) -> dict:
-    return {
-        "idempotencyKey": secrets.token_hex(8),
-        "externalOrderId": f"o-{secrets.token_hex(6)}",
-        "merchantId": gid("Merchant", merchant_id),
-        "logisticsPartnerId": gid("LogisticsPartner", logistics_id),
-        "currency": "CNY",
-        "totalAmount": "158.00",
-        "paidAt": "2026-11-20T08:00:00+08:00",
-        "shippingFee": "8.00",
-        "lineItems": [{"sku": "tea-1", "category": "tea", "unitAmount": "50.00", "quantity": 3}],
-    }
-
-
 @pytest.fixture(scope="module")
 async def payments(client_for, world):
     """A payment of merchant A (courier A) and one of merchant B (courier B), as recorded."""
@@ -53,7 +36,9 @@ async def payments(client_for, world):
         ("a", world.merchant_a_id, world.logistics_a_id),
         ("b", world.merchant_b_id, world.logistics_b_id),
     ):
-        result = (await operations.execute(RECORD, {"input": payment_input(merchant, courier)}))["recordPayment"]
+        result = (await operations.execute(RECORD, {"input": graphql_payment_input(merchant, courier)}))[
+            "recordPayment"
+        ]
         assert result["__typename"] == "RecordPaymentSuccess", result
         out[label] = result["payment"]
     return out

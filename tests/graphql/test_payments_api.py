@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import secrets
-
 import pytest
 
-from tests.conftest import Api
-
-
-def gid(type_name: str, row_id: int) -> str:
-    return base64.b64encode(f"{type_name}:{row_id}".encode()).decode()
-
+from tests.conftest import Api, gid, graphql_payment_input
 
 RECORD = """mutation($input: RecordPaymentInput!) { recordPayment(input: $input) {
   __typename
@@ -24,22 +16,6 @@ PAYMENT = """query($id: ID!) { payment(id: $id) { id externalOrderId merchant { 
 PAYMENTS = "{ payments(first: 100) { edges { node { id } } } }"
 
 
-def payment_input(merchant_id: int, logistics_id: int | None = None, **overrides) -> dict:
-    data = {
-        "idempotencyKey": secrets.token_hex(8),
-        "externalOrderId": f"o-{secrets.token_hex(6)}",
-        "merchantId": gid("Merchant", merchant_id),
-        "currency": "CNY",
-        "totalAmount": "158.00",
-        "paidAt": "2026-11-20T08:00:00+08:00",
-        "shippingFee": "8.00",
-        "lineItems": [{"sku": "tea-1", "category": "tea", "unitAmount": "50.00", "quantity": 3}],
-    }
-    if logistics_id is not None:
-        data["logisticsPartnerId"] = gid("LogisticsPartner", logistics_id)
-    return data | overrides
-
-
 @pytest.fixture(scope="module")
 async def recorded(client_for, world):
     """Payment A1 (merchant A, carried by courier A) and B1 (merchant B, carried by courier B)."""
@@ -49,7 +25,9 @@ async def recorded(client_for, world):
         ("a", world.merchant_a_id, world.logistics_a_id),
         ("b", world.merchant_b_id, world.logistics_b_id),
     ):
-        result = (await operations.execute(RECORD, {"input": payment_input(merchant, courier)}))["recordPayment"]
+        result = (await operations.execute(RECORD, {"input": graphql_payment_input(merchant, courier)}))[
+            "recordPayment"
+        ]
         assert result["__typename"] == "RecordPaymentSuccess", result
         out[label] = result["payment"]
     return out
@@ -64,7 +42,7 @@ async def test_operations_records_a_payment_split_between_merchant_and_courier(r
 
 async def test_replay_and_conflict_over_the_api(client_for, world):
     operations = await client_for("platform_operations")
-    data = payment_input(world.merchant_a_id)
+    data = graphql_payment_input(world.merchant_a_id)
     first = (await operations.execute(RECORD, {"input": data}))["recordPayment"]
     again = (await operations.execute(RECORD, {"input": data}))["recordPayment"]
     assert again["replayed"] and again["payment"]["id"] == first["payment"]["id"]
@@ -84,7 +62,7 @@ async def test_replay_and_conflict_over_the_api(client_for, world):
 )
 async def test_bad_payments_get_typed_errors(client_for, world, overrides, code, field):
     operations = await client_for("platform_operations")
-    result = (await operations.execute(RECORD, {"input": payment_input(world.merchant_a_id, **overrides)}))[
+    result = (await operations.execute(RECORD, {"input": graphql_payment_input(world.merchant_a_id, **overrides)}))[
         "recordPayment"
     ]
     assert (result["__typename"], result["code"], result["field"]) == ("ValidationError", code, field)
@@ -92,11 +70,18 @@ async def test_bad_payments_get_typed_errors(client_for, world, overrides, code,
 
 async def test_a_batch_reports_each_result(client_for, world):
     operations = await client_for("platform_operations")
-    good = payment_input(world.merchant_a_id)
+    good = graphql_payment_input(world.merchant_a_id)
     data = await operations.execute(
         "mutation($inputs: [RecordPaymentInput!]!) { recordPayments(inputs: $inputs) { succeeded failed "
         "results { __typename ... on UserError { code } } } }",
-        {"inputs": [good, payment_input(world.merchant_a_id, totalAmount="1.00"), good, payment_input(999_999_999)]},
+        {
+            "inputs": [
+                good,
+                graphql_payment_input(world.merchant_a_id, totalAmount="1.00"),
+                good,
+                graphql_payment_input(999_999_999),
+            ]
+        },
     )
     batch = data["recordPayments"]
     assert (batch["succeeded"], batch["failed"]) == (2, 2)
@@ -171,7 +156,7 @@ async def test_preview_writes_nothing(client_for, world):
         {
             "i": {
                 k: v
-                for k, v in payment_input(world.merchant_a_id, world.logistics_a_id).items()
+                for k, v in graphql_payment_input(world.merchant_a_id, world.logistics_a_id).items()
                 if k not in ("idempotencyKey", "externalOrderId", "paidAt")
             }
         },

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tests.graphql.test_payments_api import payment_input
+from tests.conftest import graphql_payment_input
 from tests.integration.races import key_held_open, writers_waiting
 
 pytestmark = pytest.mark.postgres_only
@@ -18,7 +18,7 @@ RECORD_MANY = """mutation($inputs: [RecordPaymentInput!]!) { recordPayments(inpu
 async def test_opposite_batches_at_once_get_no_server_error_and_record_each_payment_once(client_for, world):
     operations = await client_for("platform_operations")
     for _ in range(3):
-        batch = [payment_input(world.merchant_a_id, world.logistics_a_id) for _ in range(40)]
+        batch = [graphql_payment_input(world.merchant_a_id, world.logistics_a_id) for _ in range(40)]
         async with key_held_open(world.merchant_a_id, batch[20]["idempotencyKey"]):
             # Api.execute fails the test on any top-level error (a masked server error included).
             clients = [

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-
-from tests.conftest import Api, http_client
+from tests.conftest import Api, gid, http_client
 
 CREATE = """mutation($input: SplitRuleInput!) { createSplitRule(input: $input) {
   __typename ... on SplitRuleSuccess { rule { id status versions { id version activatedAt } } }
@@ -25,10 +23,6 @@ def reviewed(rule: dict, version: int = -1) -> dict:
 
 PREVIEW = """query($i: PaymentInput!) { previewSplit(input: $i) { parties { role amount { amount } }
   lines { ruleVersionId } } }"""
-
-
-def gid(type_name: str, row_id: int | str) -> str:
-    return base64.b64encode(f"{type_name}:{row_id}".encode()).decode()
 
 
 def rule_input(merchant_id: int, rate_bps: int = 500, **overrides) -> dict:

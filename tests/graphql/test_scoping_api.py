@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-
 import pytest
 
-
-def gid(type_name: str, row_id: int) -> str:
-    return base64.b64encode(f"{type_name}:{row_id}".encode()).decode()
-
+from tests.conftest import gid
 
 MERCHANT = "query($id: ID!) { merchant(id: $id) { id name } }"
 NODE = "query($id: ID!) { node(id: $id) { id ... on Party { name kind } } }"

@@ -3,7 +3,6 @@ order reference and its own shares of the orders it carried, not the merchant's 
 
 from __future__ import annotations
 
-import base64
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -17,11 +16,7 @@ from domain.parties import PartyKind
 from domain.rules import Basis, BeneficiaryKind, Computation, Conditions, Leg, RuleDraft
 from domain.services import rules
 from domain.services.pagination import PageRequest
-from tests.conftest import activate_newest_version
-
-
-def gid(type_name: str, row_id: int) -> str:
-    return base64.b64encode(f"{type_name}:{row_id}".encode()).decode()
+from tests.conftest import activate_newest_version, gid
 
 
 def merchant_admin(merchant_id: int) -> Principal:

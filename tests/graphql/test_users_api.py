@@ -6,16 +6,12 @@ import base64
 from datetime import UTC, datetime, timedelta
 
 from domain.models import AuthSession, User
-from tests.conftest import TEST_PASSWORD, Api, http_client
+from tests.conftest import TEST_PASSWORD, Api, gid, http_client
 
 CREATE_USER = """mutation($email: String!, $role: Role!, $party: ID!) {
   createUser(input: {email: $email, password: "a-long-enough-password", role: $role, partyId: $party}) {
     __typename ... on CreateUserSuccess { user { id email role party { id } } } ... on UserError { code } } }"""
 USERS = "{ users(first: 100) { edges { node { id email party { id } } } } }"
-
-
-def gid(type_name: str, row_id: int) -> str:
-    return base64.b64encode(f"{type_name}:{row_id}".encode()).decode()
 
 
 async def _merchant_admin_api(app, anonymous_client, make_user):

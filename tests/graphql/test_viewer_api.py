@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import secrets
 
-from tests.conftest import Api, http_client
+from tests.conftest import Api, gid, http_client
 
 VIEWER = """{ viewer { id kind email displayName role permissions mfaPassed mfaEnabled
   party { id kind name } balances { currency bucket amount { amount currency } } } }"""
@@ -13,10 +13,6 @@ CREATE_KEY = """mutation($p: ID!, $perms: [String!]!) {
   createApiKey(input: {partyId: $p, name: "courier system", permissions: $perms}) {
     __typename ... on CreateApiKeySuccess { key apiKey { id } } ... on UserError { code message } } }"""
 RECORD = """mutation($input: RecordPaymentInput!) { recordPayment(input: $input) { __typename } }"""
-
-
-def gid(type_name: str, row_id: int) -> str:
-    return base64.b64encode(f"{type_name}:{row_id}".encode()).decode()
 
 
 async def carry_a_payment(operations: Api, merchant_id: int, courier_id: int) -> None:

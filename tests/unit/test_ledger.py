@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -27,9 +24,9 @@ from domain.ledger import (
     reverse,
     settle,
 )
+from tests.python_dash_o import run_with_asserts_stripped
 
 PLATFORM, MERCHANT, COURIER = 1, 2, 3
-ROOT = Path(__file__).resolve().parents[2]
 
 amounts = st.integers(min_value=0, max_value=10**15)
 positive_amounts = st.integers(min_value=1, max_value=10**15)
@@ -207,7 +204,7 @@ def test_the_ledger_invariants_hold_under_python_dash_o():
         assert False, "this line proves asserts are off"
         """
     )
-    asserts_off = subprocess.run([sys.executable, "-O", "-c", script], cwd=ROOT, capture_output=True, check=False)
+    asserts_off = run_with_asserts_stripped(script)
     assert asserts_off.returncode == 0, "python -O should have skipped the assert"
     script = textwrap.dedent(
         """
@@ -232,6 +229,6 @@ def test_the_ledger_invariants_hold_under_python_dash_o():
         print(refused)
         """
     )
-    result = subprocess.run([sys.executable, "-O", "-c", script], cwd=ROOT, capture_output=True, text=True, check=False)
+    result = run_with_asserts_stripped(script)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "5"

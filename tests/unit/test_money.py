@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from domain.errors import ErrorCode, InvalidFields, InvalidInput
 from domain.money import Money, allocate, parse_amount
 from domain.payments import LineItemInput, PaymentInput, normalize_payment
+from tests.python_dash_o import run_with_asserts_stripped
 
 
 @pytest.mark.parametrize(
@@ -218,10 +219,6 @@ def test_amounts_in_refusals_speak_in_major_units():
 
 
 def test_money_refuses_a_float_or_a_bool_amount_even_under_python_dash_o():
-    import subprocess
-    import sys
-    from pathlib import Path
-
     script = (
         "from domain.money import Money\n"
         "for bad in (1.5, True):\n"
@@ -231,6 +228,5 @@ def test_money_refuses_a_float_or_a_bool_amount_even_under_python_dash_o():
         "    except TypeError:\n"
         "        print('refused')\n"
     )
-    root = Path(__file__).resolve().parents[2]
-    result = subprocess.run([sys.executable, "-O", "-c", script], cwd=root, capture_output=True, text=True, check=False)
+    result = run_with_asserts_stripped(script)
     assert result.stdout.split() == ["refused", "refused"], result.stdout + result.stderr

@@ -24,6 +24,7 @@ from domain.rules import (
 )
 from domain.splitting import LineItem, PaymentFacts, ShareRole, default_rule
 from domain.splitting import compute_split as split_with_book
+from tests.python_dash_o import run_with_asserts_stripped
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 PLATFORM, MERCHANT, COURIER, SUPPLIER = 1, 2, 3, 4
@@ -437,12 +438,8 @@ def test_a_rule_in_an_unknown_currency_is_refused():
     assert caught.value.code == ErrorCode.UNKNOWN_CURRENCY and caught.value.field == "currency"
 
 
-def test_postconditions_are_raised_under_python_dash_o(tmp_path):
+def test_postconditions_are_raised_under_python_dash_o():
     """A broken allocation is caught by the splitter's own checks even when asserts are stripped."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
     script = (
         "import domain.splitting as s\n"
         "from datetime import UTC, datetime\n"
@@ -457,8 +454,7 @@ def test_postconditions_are_raised_under_python_dash_o(tmp_path):
         "except s.SplitInvariantViolation as exc:\n"
         "    print('refused:', exc)\n"
     )
-    root = Path(__file__).resolve().parents[2]
-    result = subprocess.run([sys.executable, "-O", "-c", script], cwd=root, capture_output=True, text=True, check=False)
+    result = run_with_asserts_stripped(script)
     assert result.stdout.startswith("refused:"), result.stdout + result.stderr
 
 
