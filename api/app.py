@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from cross_web import HTTPException
 from starlette.applications import Starlette
@@ -93,6 +94,7 @@ def runtime_from(settings: Settings) -> Runtime:
         lockout_attempts=settings.lockout_attempts,
         lockout_duration=settings.lockout_duration,
         login_throttle=settings.login_throttle(),
+        settlement_zone=ZoneInfo(settings.settlement_time_zone),
     )
 
 

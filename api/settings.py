@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from auth.encryption import DataKeys
 from auth.throttle import DEFAULT_PER_ADDRESS, DEFAULT_PER_EMAIL, LoginThrottle
@@ -46,12 +47,21 @@ class Settings:
     redis_url: str | None = None
     login_limit_per_address: str = DEFAULT_PER_ADDRESS
     login_limit_per_email: str = DEFAULT_PER_EMAIL
+    # Settlement days are local days here (cut-offs themselves are instants).
+    settlement_time_zone: str = "Asia/Shanghai"
     signing_keys: SigningKeys = field(init=False, repr=False)
     encryption_keys: DataKeys = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
             raise SettingsError(f"SPLITLEDGER_ENV must be one of {', '.join(ENVIRONMENTS)}, got {self.environment!r}")
+        try:
+            ZoneInfo(self.settlement_time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(
+                f"SPLITLEDGER_SETTLEMENT_TIME_ZONE must be an IANA time zone such as Asia/Shanghai, "
+                f"got {self.settlement_time_zone!r}"
+            ) from None
         jwt_keys = _parse_keys(self.jwt_keys, "SPLITLEDGER_JWT_KEYS", decode=str.encode)
         data_keys = _parse_keys(self.data_keys, "SPLITLEDGER_DATA_KEYS", decode=_b64)
         try:
@@ -138,6 +148,7 @@ class Settings:
             redis_url=env.get("SPLITLEDGER_REDIS_URL") or None,
             login_limit_per_address=env.get("SPLITLEDGER_LOGIN_LIMIT_PER_ADDRESS") or DEFAULT_PER_ADDRESS,
             login_limit_per_email=env.get("SPLITLEDGER_LOGIN_LIMIT_PER_EMAIL") or DEFAULT_PER_EMAIL,
+            settlement_time_zone=env.get("SPLITLEDGER_SETTLEMENT_TIME_ZONE") or "Asia/Shanghai",
         )
 
 

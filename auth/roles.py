@@ -19,7 +19,8 @@ PERMISSIONS: dict[str, str] = {
     "payments:write": "record payments",
     "ledger:read": "read journal entries and balances in scope",
     "settlements:read": "read settlement statements in scope",
-    "settlements:run": "run settlements",
+    "settlements:run": "release held funds and run settlements",
+    "deliveries:confirm": "confirm the delivery of a payment (a logistics partner: of the payments it carried)",
     "payouts:read": "read payouts in scope",
     "payouts:approve": "approve payouts",
     "refunds:read": "read refunds in scope",
@@ -63,6 +64,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "platform_operations": frozenset(
         {
             "parties:read",
+            "deliveries:confirm",
+            "settlements:read",
             "merchants:write",
             "partners:write",
             "payments:read",
@@ -123,6 +126,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "ledger:read",
             "settlements:read",
             "payouts:read",
+            "deliveries:confirm",
         }
     ),
     "supplier": frozenset({"parties:read", "payments:read", "ledger:read", "settlements:read", "payouts:read"}),

@@ -178,6 +178,25 @@ def _rules_that_can_apply_to_own_merchant(principal: Principal, model: type[Mode
     return {"status": "ACTIVE", "id__in": Subquery(versions.values("rule_id"))}
 
 
+# Money going out: every party sees its own releases, statements, lines and payouts, never another's.
+for _model in ("Release", "Settlement", "SettlementLine", "Payout"):
+    READ_RULES[_model] = READ_RULES["Allocation"]
+
+
+def _deliveries_of_readable_payments(principal: Principal, model: type[Model]) -> Filter:
+    # A delivery is seen by whoever sees its payment: the merchant that sold it, the partner that carried it.
+    return {"payment_id__in": Subquery(readable(principal, _related(model, "payment")).values("id"))}
+
+
+READ_RULES["Delivery"] = {
+    _PLATFORM: _everything,
+    _MERCHANT: _deliveries_of_readable_payments,
+    _LOGISTICS: _deliveries_of_readable_payments,
+}
+# Runs and payout batches are the platform's own operations.
+READ_RULES["SettlementRun"] = {_PLATFORM: _everything}
+READ_RULES["PayoutBatch"] = {_PLATFORM: _everything}
+
 READ_RULES["SplitRule"] = {_PLATFORM: _everything, _MERCHANT: _rules_that_can_apply_to_own_merchant}
 READ_RULES["SplitRuleVersion"] = {_PLATFORM: _everything, _MERCHANT: _versions_that_can_apply_to_own_merchant}
 READ_RULES["AuthEvent"] = {
@@ -209,6 +228,11 @@ WRITE_RULES: dict[str, dict[PartyKind, Rule]] = {
         _MERCHANT: _rows_of_own_party,
     },
     "SplitRule": {_PLATFORM: _everything},
+    "Payout": {_PLATFORM: _everything},
+    "SettlementRun": {_PLATFORM: _everything},
+    "PayoutBatch": {_PLATFORM: _everything},
+    # The platform confirms any delivery; a logistics partner only the deliveries of the payments it carried.
+    "Delivery": {_PLATFORM: _everything, _LOGISTICS: _deliveries_of_readable_payments},
 }
 
 

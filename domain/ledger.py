@@ -29,6 +29,7 @@ class Bucket(enum.StrEnum):
     PENDING = "PENDING"  # held in escrow
     AVAILABLE = "AVAILABLE"  # released, not yet settled
     SETTLING = "SETTLING"  # in a payout
+    RESERVE = "RESERVE"  # a rolling reserve held back from settlement
 
 
 class SystemAccount(enum.StrEnum):
@@ -43,6 +44,11 @@ class EntryKind(enum.StrEnum):
     RELEASE = "funds_released"
     SETTLE = "funds_settled"
     REVERSAL = "entry_reversed"
+    RESERVE_HELD = "reserve_held"
+    RESERVE_RELEASED = "reserve_released"
+    PAYOUT_SENT = "payout_sent"
+    PAYOUT_PAID = "payout_paid"
+    PAYOUT_FAILED = "payout_failed"
 
 
 def _require(condition: bool, message: str) -> None:
@@ -217,6 +223,62 @@ def settle(party_id: int, currency: str, amount_minor: int, *, memo: str | None 
     return _between_buckets(
         EntryKind.SETTLE, party_id, currency, amount_minor, Bucket.AVAILABLE, Bucket.SETTLING, None, memo
     )
+
+
+def hold_reserve(party_id: int, currency: str, amount_minor: int, *, memo: str | None = None) -> JournalEntryDraft:
+    """A settlement holds back its rolling reserve: AVAILABLE -> RESERVE."""
+    return _between_buckets(
+        EntryKind.RESERVE_HELD, party_id, currency, amount_minor, Bucket.AVAILABLE, Bucket.RESERVE, None, memo
+    )
+
+
+def release_reserve(party_id: int, currency: str, amount_minor: int, *, memo: str | None = None) -> JournalEntryDraft:
+    """A reserve's days are over: RESERVE -> AVAILABLE, paid with the settlement that releases it."""
+    return _between_buckets(
+        EntryKind.RESERVE_RELEASED, party_id, currency, amount_minor, Bucket.RESERVE, Bucket.AVAILABLE, None, memo
+    )
+
+
+def _positive(kind: EntryKind, amount_minor: int) -> None:
+    _require(_is_int(amount_minor) and amount_minor > 0, f"{kind.value} moves a positive amount, got {amount_minor!r}")
+
+
+def send_payout(party_id: int, currency: str, amount_minor: int, *, memo: str | None = None) -> JournalEntryDraft:
+    """A payout leaves for the bank: the party is no longer owed it in SETTLING; the platform owes the transfer."""
+    _positive(EntryKind.PAYOUT_SENT, amount_minor)
+    postings = (
+        PostingDraft(party_account(party_id, currency, Bucket.SETTLING), amount_minor),
+        PostingDraft(system_account(SystemAccount.PAYOUTS_IN_TRANSIT, currency), -amount_minor),
+    )
+    return JournalEntryDraft(EntryKind.PAYOUT_SENT, postings, None, memo)
+
+
+def confirm_payout(currency: str, amount_minor: int, *, memo: str | None = None) -> JournalEntryDraft:
+    """The bank confirms the transfer: the money has left the platform's clearing account."""
+    _positive(EntryKind.PAYOUT_PAID, amount_minor)
+    postings = (
+        PostingDraft(system_account(SystemAccount.PAYOUTS_IN_TRANSIT, currency), amount_minor),
+        PostingDraft(system_account(SystemAccount.PSP_CLEARING, currency), -amount_minor),
+    )
+    return JournalEntryDraft(EntryKind.PAYOUT_PAID, postings, None, memo)
+
+
+def fail_payout(
+    party_id: int, currency: str, amount_minor: int, *, was_sent: bool, memo: str | None = None
+) -> JournalEntryDraft:
+    """A payout failed: its money returns to the party's AVAILABLE balance, from wherever the payout had got to
+    (in transit once sent, SETTLING before), and the next statement shows it as a PAYOUT_RETURNED line."""
+    _positive(EntryKind.PAYOUT_FAILED, amount_minor)
+    source = (
+        system_account(SystemAccount.PAYOUTS_IN_TRANSIT, currency)
+        if was_sent
+        else party_account(party_id, currency, Bucket.SETTLING)
+    )
+    postings = (
+        PostingDraft(source, amount_minor),
+        PostingDraft(party_account(party_id, currency, Bucket.AVAILABLE), -amount_minor),
+    )
+    return JournalEntryDraft(EntryKind.PAYOUT_FAILED, postings, None, memo)
 
 
 def reverse(entry: JournalEntryDraft, *, reason: str) -> JournalEntryDraft:

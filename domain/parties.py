@@ -45,6 +45,8 @@ class SettlementCycle(enum.StrEnum):
 MAX_NAME_LENGTH = 200
 MAX_DELAY_DAYS = 90
 MAX_HOLD_DAYS = 180
+MAX_RESERVE_BPS = 5_000  # a rolling reserve holds back at most half of a period's releases
+MAX_RESERVE_DAYS = 180
 
 
 def normalize_name(name: str, *, field: str = "name") -> str:
@@ -68,7 +70,8 @@ def name_key(name: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class SettlementProfile:
-    """When and how a party is paid: currency, cycle with its anchor day, T+N delay, minimum, hold."""
+    """When and how a party is paid: currency, cycle with its anchor day, T+N delay, minimum, hold, and an optional
+    rolling reserve (a share of each period's releases held back for `reserve_days`)."""
 
     currency: str
     cycle: SettlementCycle
@@ -76,6 +79,8 @@ class SettlementProfile:
     delay_days: int
     minimum_payout: Money
     hold_days: int
+    reserve_bps: int = 0
+    reserve_days: int = 0
 
     def __post_init__(self) -> None:
         field = "settlementProfile"
@@ -95,7 +100,7 @@ class SettlementProfile:
         anchor_range = {
             SettlementCycle.DAILY: (0, 0),
             SettlementCycle.WEEKLY: (1, 7),
-            SettlementCycle.MONTHLY: (1, 28),
+            SettlementCycle.MONTHLY: (1, 31),
         }[self.cycle]
         if not anchor_range[0] <= self.anchor_day <= anchor_range[1]:
             raise InvalidInput(
@@ -103,7 +108,7 @@ class SettlementProfile:
                 f"{field}.anchorDay {self.anchor_day} is not valid for a {self.cycle} cycle: use "
                 f"{anchor_range[0]}..{anchor_range[1]}"
                 + (" (1 = Monday)" if self.cycle is SettlementCycle.WEEKLY else "")
-                + (" (days 29-31 do not exist in every month)" if self.cycle is SettlementCycle.MONTHLY else ""),
+                + (" (29-31 fall back to a shorter month's last day)" if self.cycle is SettlementCycle.MONTHLY else ""),
                 field=f"{field}.anchorDay",
             )
         if not 0 <= self.delay_days <= MAX_DELAY_DAYS:
@@ -117,6 +122,19 @@ class SettlementProfile:
                 "INVALID_HOLD_DAYS",
                 f"{field}.holdDays must be 0..{MAX_HOLD_DAYS}, got {self.hold_days}",
                 field=f"{field}.holdDays",
+            )
+        if not 0 <= self.reserve_bps <= MAX_RESERVE_BPS:
+            raise InvalidInput(
+                "INVALID_RESERVE",
+                f"{field}.reserveBps must be 0..{MAX_RESERVE_BPS} (0 to 50 %), got {self.reserve_bps}",
+                field=f"{field}.reserveBps",
+            )
+        if not 0 <= self.reserve_days <= MAX_RESERVE_DAYS or (self.reserve_bps > 0) != (self.reserve_days > 0):
+            raise InvalidInput(
+                "INVALID_RESERVE",
+                f"{field}.reserveDays must be 1..{MAX_RESERVE_DAYS} with a reserve and 0 without one, "
+                f"got {self.reserve_days} days for {self.reserve_bps} bps",
+                field=f"{field}.reserveDays",
             )
 
 

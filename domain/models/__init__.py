@@ -6,6 +6,7 @@ from domain.models.ledger import AppendOnlyViolation, JournalEntry, LedgerAccoun
 from domain.models.party import Party
 from domain.models.payments import Allocation, Payment, PaymentLine
 from domain.models.rules import SplitRule, SplitRuleVersion
+from domain.models.settlement import Delivery, Payout, PayoutBatch, Release, Settlement, SettlementLine, SettlementRun
 
 __all__ = [
     "Allocation",
@@ -13,16 +14,23 @@ __all__ = [
     "AppendOnlyViolation",
     "AuthEvent",
     "AuthSession",
+    "Delivery",
     "JournalEntry",
     "LedgerAccount",
     "MfaTicket",
     "Party",
     "Payment",
     "PaymentLine",
+    "Payout",
+    "PayoutBatch",
     "PlatformSetting",
     "Posting",
     "RecoveryCode",
     "RefreshToken",
+    "Release",
+    "Settlement",
+    "SettlementLine",
+    "SettlementRun",
     "SplitRule",
     "SplitRuleVersion",
     "User",

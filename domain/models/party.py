@@ -33,6 +33,8 @@ class Party(Model):
     settlement_delay_days = fields.SmallIntField()
     minimum_payout_minor = fields.BigIntField()
     hold_days = fields.SmallIntField()
+    reserve_bps = fields.SmallIntField(default=0)
+    reserve_days = fields.SmallIntField(default=0)
 
     # Bank account: the number only as AES-GCM ciphertext (with its key id inside), plus the last 4 to show.
     bank_account_holder = fields.CharField(max_length=200, null=True)
@@ -56,6 +58,8 @@ class Party(Model):
             delay_days=self.settlement_delay_days,
             minimum_payout=Money(self.minimum_payout_minor, self.settlement_currency),
             hold_days=self.hold_days,
+            reserve_bps=self.reserve_bps,
+            reserve_days=self.reserve_days,
         )
 
     def apply_settlement_profile(self, profile: SettlementProfile) -> None:
@@ -65,3 +69,5 @@ class Party(Model):
         self.settlement_delay_days = profile.delay_days
         self.minimum_payout_minor = profile.minimum_payout.amount_minor
         self.hold_days = profile.hold_days
+        self.reserve_bps = profile.reserve_bps
+        self.reserve_days = profile.reserve_days

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from tortoise.expressions import Subquery
 
@@ -110,12 +111,15 @@ async def post_entries(
     *,
     entry_ids: Sequence[int] | None = None,
     at_least: Sequence[AtLeast] = (),
+    posted_at: datetime | None = None,
 ) -> list[int]:
     """Appends balanced journal entries, their postings, and each touched account's cached balance moved once
     by its net change; returns the entries' ids in order. Call inside a transaction.
 
     `entry_ids` are ids taken from the journal_entries sequence up front (the PostgreSQL batch path), or None
     for new ones. `at_least` conditions are checked under the balance locks before anything is written.
+    `posted_at` is the instant the entries and postings carry (the service's clock; the database's when None):
+    balances at a point in time and settlement windows are read from it.
     The number of statements does not grow with the number of entries, except on SQLite, where each entry
     without an id is one in-process insert.
     """
@@ -131,7 +135,8 @@ async def post_entries(
     if at_least:
         # Checked before writing, so a caller that catches InsufficientFunds has nothing half written.
         _check(at_least, accounts, await _lock_balances(accounts.values()))
-    ids = await _insert_entries(drafts, entry_ids)
+    ids = await _insert_entries(drafts, entry_ids, posted_at)
+    stamp = {} if posted_at is None else {"created_at": posted_at}
     await Posting.bulk_create(
         [
             Posting(
@@ -140,6 +145,7 @@ async def post_entries(
                 party_id=posting.account.party_id,
                 currency=posting.account.currency,
                 amount_minor=posting.amount_minor,
+                **stamp,
             )
             for entry_id, draft in zip(ids, drafts, strict=True)
             for posting in draft.postings
@@ -152,15 +158,21 @@ async def post_entries(
     return ids
 
 
-async def _insert_entries(drafts: Sequence[JournalEntryDraft], entry_ids: Sequence[int] | None) -> list[int]:
+async def _insert_entries(
+    drafts: Sequence[JournalEntryDraft], entry_ids: Sequence[int] | None, posted_at: datetime | None
+) -> list[int]:
+    stamp = {} if posted_at is None else {"created_at": posted_at}
     if entry_ids is None and dialect.is_postgres():
         entry_ids = await dialect.next_ids("journal_entries", len(drafts))
     if entry_ids is None:
         # SQLite: one writer at a time, no server round trip; the database assigns each id.
-        return [(await JournalEntry.create(kind=d.kind.value, payment_id=d.payment_id, memo=d.memo)).id for d in drafts]
+        created = [
+            await JournalEntry.create(kind=d.kind.value, payment_id=d.payment_id, memo=d.memo, **stamp) for d in drafts
+        ]
+        return [entry.id for entry in created]
     await JournalEntry.bulk_create(
         [
-            JournalEntry(id=entry_id, kind=d.kind.value, payment_id=d.payment_id, memo=d.memo)
+            JournalEntry(id=entry_id, kind=d.kind.value, payment_id=d.payment_id, memo=d.memo, **stamp)
             for entry_id, d in zip(entry_ids, drafts, strict=True)
         ]
     )

@@ -45,6 +45,8 @@ class SettlementProfileDraft:
     delay_days: int
     minimum_payout: str | int | Decimal
     hold_days: int
+    reserve_bps: int = 0
+    reserve_days: int = 0
 
     def to_profile(self) -> SettlementProfile:
         minimum = parse_amount(
@@ -59,6 +61,8 @@ class SettlementProfileDraft:
             delay_days=self.delay_days,
             minimum_payout=minimum,
             hold_days=self.hold_days,
+            reserve_bps=self.reserve_bps,
+            reserve_days=self.reserve_days,
         )
 
 

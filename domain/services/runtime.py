@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from auth.encryption import DataKeys
 from auth.throttle import LoginThrottle
@@ -26,6 +27,7 @@ class Runtime:
     lockout_duration: timedelta = timedelta(minutes=15)
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     clock: Callable[[], datetime] = field(default=utc_now)
+    settlement_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
 
     def now(self) -> datetime:
         return self.clock()

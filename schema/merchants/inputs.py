@@ -17,13 +17,22 @@ class SettlementProfileInput:
         default=SettlementCycleEnum.DAILY, description="DAILY, WEEKLY or MONTHLY."
     )
     anchor_day: int = strawberry.field(
-        default=0, description="0 for DAILY; 1..7 (Monday = 1) for WEEKLY; 1..28 for MONTHLY."
+        default=0,
+        description="0 for DAILY; 1..7 (Monday = 1) for WEEKLY; 1..31 for MONTHLY (29-31 fall back to a shorter "
+        "month's last day).",
     )
     delay_days: int = strawberry.field(default=1, description="T+N delay in days, 0..90.")
     minimum_payout: Decimal = strawberry.field(
         default=Decimal(0), description="Smallest payout, in major units of `currency`."
     )
     hold_days: int = strawberry.field(default=7, description="Escrow hold when delivery is not confirmed, 0..180 days.")
+    reserve_bps: int = strawberry.field(
+        default=0,
+        description="Rolling reserve: basis points (1 bp = 0.01 %) of each period's releases held back, 0..5000.",
+    )
+    reserve_days: int = strawberry.field(
+        default=0, description="Days a rolling reserve is held: 1..180 with a reserve, 0 without."
+    )
 
     def to_draft(self) -> SettlementProfileDraft:
         return SettlementProfileDraft(
@@ -33,6 +42,8 @@ class SettlementProfileInput:
             delay_days=self.delay_days,
             minimum_payout=self.minimum_payout,
             hold_days=self.hold_days,
+            reserve_bps=self.reserve_bps,
+            reserve_days=self.reserve_days,
         )
 
 

@@ -29,11 +29,16 @@ class SettlementProfile:
     currency: str = strawberry.field(description="Currency the party settles in (ISO 4217).")
     cycle: SettlementCycleEnum = strawberry.field(description="DAILY, WEEKLY or MONTHLY.")
     anchor_day: int = strawberry.field(
-        description="Weekday for WEEKLY (1 = Monday .. 7), day of month for MONTHLY (1..28), 0 for DAILY."
+        description="Weekday for WEEKLY (1 = Monday .. 7), day of month for MONTHLY (1..31; 29-31 fall back to a "
+        "shorter month's last day), 0 for DAILY."
     )
     delay_days: int = strawberry.field(description="T+N: funds released on day T settle N days later.")
     minimum_payout: Money = strawberry.field(description="No payout below this; the balance carries over.")
     hold_days: int = strawberry.field(description="Days funds stay in escrow when delivery is not confirmed.")
+    reserve_bps: int = strawberry.field(
+        description="Rolling reserve: basis points of each period's releases held back (0: no reserve)."
+    )
+    reserve_days: int = strawberry.field(description="Days each rolling reserve is held before it is paid out.")
 
 
 @strawberry.type(description="A party's bank account. The number is stored encrypted and shown masked.")
@@ -164,6 +169,8 @@ def party_from_row(row: Any) -> Party:
             delay_days=profile.delay_days,
             minimum_payout=Money.of(profile.minimum_payout),
             hold_days=profile.hold_days,
+            reserve_bps=profile.reserve_bps,
+            reserve_days=profile.reserve_days,
         ),
         bank_account=BankAccount(
             holder_name=row.bank_account_holder,

@@ -95,7 +95,7 @@ async def test_operations_creates_a_merchant_with_exact_money(operations_client)
         ),
         ({"currency": "CNY", "minimumPayout": "-5.00"}, "NEGATIVE_AMOUNT", "settlementProfile.minimumPayout"),
         (
-            {"currency": "CNY", "cycle": "MONTHLY", "anchorDay": 31},
+            {"currency": "CNY", "cycle": "MONTHLY", "anchorDay": 32},
             "INVALID_ANCHOR_DAY",
             "settlementProfile.anchorDay",
         ),

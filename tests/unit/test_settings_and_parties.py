@@ -91,7 +91,8 @@ def test_names_fold_case_and_spacing():
         (SettlementCycle.WEEKLY, 1, True),
         (SettlementCycle.WEEKLY, 8, False),
         (SettlementCycle.MONTHLY, 28, True),
-        (SettlementCycle.MONTHLY, 31, False),
+        (SettlementCycle.MONTHLY, 31, True),
+        (SettlementCycle.MONTHLY, 32, False),
     ],
 )
 def test_anchor_day_must_fit_the_cycle(cycle, anchor, ok):
