@@ -76,6 +76,7 @@ class ErrorCode(enum.StrEnum):
     INVALID_PAYOUT_STATE = "INVALID_PAYOUT_STATE"
     SAME_PERSON = "SAME_PERSON"
     NO_BANK_ACCOUNT = "NO_BANK_ACCOUNT"
+    KYC_NOT_VERIFIED = "KYC_NOT_VERIFIED"
 
 
 class DomainError(Exception):

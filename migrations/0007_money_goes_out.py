@@ -15,17 +15,25 @@ APPEND_ONLY = ("releases", "settlements", "settlement_lines")
 NO_DELETE = ("payouts", "deliveries")
 MESSAGE = "money rows in {table} are append-only: record a correcting entry instead"
 
-POSTGRES = "".join(
+# A function of its own, so that reversing 0005 (which drops its function) never meets triggers of 0007.
+POSTGRES = """
+CREATE OR REPLACE FUNCTION splitledger_money_out_append_only() RETURNS trigger AS $$
+BEGIN
+  RAISE EXCEPTION 'money rows in % are append-only (% refused): record a correcting entry instead',
+    TG_TABLE_NAME, TG_OP;
+END;
+$$ LANGUAGE plpgsql;
+""" + "".join(
     f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-    f"FOR EACH ROW EXECUTE FUNCTION splitledger_money_append_only();\n"
+    f"FOR EACH ROW EXECUTE FUNCTION splitledger_money_out_append_only();\n"
     f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-    f"FOR EACH STATEMENT EXECUTE FUNCTION splitledger_money_append_only();\n"
+    f"FOR EACH STATEMENT EXECUTE FUNCTION splitledger_money_out_append_only();\n"
     for table in APPEND_ONLY
 ) + "".join(
     f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
-    f"FOR EACH ROW EXECUTE FUNCTION splitledger_money_append_only();\n"
+    f"FOR EACH ROW EXECUTE FUNCTION splitledger_money_out_append_only();\n"
     f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-    f"FOR EACH STATEMENT EXECUTE FUNCTION splitledger_money_append_only();\n"
+    f"FOR EACH STATEMENT EXECUTE FUNCTION splitledger_money_out_append_only();\n"
     for table in NO_DELETE
 )
 POSTGRES_REVERSE = "".join(
