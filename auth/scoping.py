@@ -231,8 +231,6 @@ WRITE_RULES: dict[str, dict[PartyKind, Rule]] = {
     "Payout": {_PLATFORM: _everything},
     "SettlementRun": {_PLATFORM: _everything},
     "PayoutBatch": {_PLATFORM: _everything},
-    # The platform confirms any delivery; a logistics partner only the deliveries of the payments it carried.
-    "Delivery": {_PLATFORM: _everything, _LOGISTICS: _deliveries_of_readable_payments},
 }
 
 

@@ -26,6 +26,7 @@ from domain.ledger import EntryKind, LedgerInvariantViolation
 from domain.parties import KycStatus, PartyKind, RiskLevel, SettlementCycle
 
 BASIS_POINTS = 10_000
+RESOLUTION = timedelta(microseconds=1)  # of the stored timestamps, on PostgreSQL and SQLite alike
 
 # A riskier merchant waits longer for its money, after delivery or hold alike. Its other parties do not.
 RISK_HOLD_EXTENSION_DAYS: dict[RiskLevel, int] = {RiskLevel.LOW: 0, RiskLevel.MEDIUM: 2, RiskLevel.HIGH: 7}
@@ -138,9 +139,10 @@ def settled_through(period: date, delay_days: int) -> date:
 
 
 def window_end(period: date, delay_days: int, zone: ZoneInfo, cutoff: datetime) -> datetime:
-    """The instant before which a statement takes postings: the end of the T+N day, never past the cut-off."""
+    """The instant before which a statement takes postings (exclusive): the end of the T+N day, and never past
+    the cut-off, which itself is included (timestamps have microsecond resolution)."""
     end_of_day = start_of_day(settled_through(period, delay_days) + timedelta(days=1), zone)
-    return min(end_of_day, cutoff)
+    return min(end_of_day, cutoff + RESOLUTION)
 
 
 def reserve_release_date(period: date, reserve_days: int) -> date:
@@ -162,11 +164,13 @@ class LineKind(enum.StrEnum):
     PAYOUT_RETURNED = "PAYOUT_RETURNED"  # a failed payout's money, back to AVAILABLE
     RESERVE_HELD = "RESERVE_HELD"
     RESERVE_RELEASED = "RESERVE_RELEASED"
+    PAYOUT = "PAYOUT"  # the statement's own payout: AVAILABLE -> SETTLING
 
 
 # A ledger entry that moved a party's AVAILABLE money becomes a statement line of this kind.
 _LINE_KIND_OF_ENTRY: dict[EntryKind, LineKind] = {
     EntryKind.RELEASE: LineKind.RELEASE,
+    EntryKind.SETTLE: LineKind.PAYOUT,
     EntryKind.REVERSAL: LineKind.ADJUSTMENT,
     EntryKind.PAYOUT_FAILED: LineKind.PAYOUT_RETURNED,
     EntryKind.RESERVE_HELD: LineKind.RESERVE_HELD,

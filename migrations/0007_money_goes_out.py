@@ -16,25 +16,29 @@ NO_DELETE = ("payouts", "deliveries")
 MESSAGE = "money rows in {table} are append-only: record a correcting entry instead"
 
 # A function of its own, so that reversing 0005 (which drops its function) never meets triggers of 0007.
-POSTGRES = """
+POSTGRES = (
+    """
 CREATE OR REPLACE FUNCTION splitledger_money_out_append_only() RETURNS trigger AS $$
 BEGIN
   RAISE EXCEPTION 'money rows in % are append-only (% refused): record a correcting entry instead',
     TG_TABLE_NAME, TG_OP;
 END;
 $$ LANGUAGE plpgsql;
-""" + "".join(
-    f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-    f"FOR EACH ROW EXECUTE FUNCTION splitledger_money_out_append_only();\n"
-    f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-    f"FOR EACH STATEMENT EXECUTE FUNCTION splitledger_money_out_append_only();\n"
-    for table in APPEND_ONLY
-) + "".join(
-    f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
-    f"FOR EACH ROW EXECUTE FUNCTION splitledger_money_out_append_only();\n"
-    f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-    f"FOR EACH STATEMENT EXECUTE FUNCTION splitledger_money_out_append_only();\n"
-    for table in NO_DELETE
+"""
+    + "".join(
+        f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+        f"FOR EACH ROW EXECUTE FUNCTION splitledger_money_out_append_only();\n"
+        f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION splitledger_money_out_append_only();\n"
+        for table in APPEND_ONLY
+    )
+    + "".join(
+        f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+        f"FOR EACH ROW EXECUTE FUNCTION splitledger_money_out_append_only();\n"
+        f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION splitledger_money_out_append_only();\n"
+        for table in NO_DELETE
+    )
 )
 POSTGRES_REVERSE = "".join(
     f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};\nDROP TRIGGER IF EXISTS {table}_no_truncate ON {table};\n"
@@ -175,6 +179,7 @@ class Migration(migrations.Migration):
                 ("statements_created", fields.IntField(default=0)),
                 ("payouts_created", fields.IntField(default=0)),
                 ("skipped_unverified", fields.IntField(default=0)),
+                ("duration_ms", fields.BigIntField(null=True)),
                 ("totals", fields.TextField(default="{}", unique=False)),
             ],
             options={

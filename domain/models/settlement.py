@@ -67,6 +67,7 @@ class SettlementRun(Model):
     statements_created = fields.IntField(default=0)
     payouts_created = fields.IntField(default=0)
     skipped_unverified = fields.IntField(default=0)
+    duration_ms = fields.BigIntField(null=True)
     totals = fields.TextField(default="{}")  # JSON: currency -> {"net_minor", "payout_minor", "statements"}
 
     class Meta:

@@ -16,11 +16,11 @@ def is_postgres() -> bool:
 
 
 async def rows(sql: str, *values: Any) -> list[dict[str, Any]]:
-    """Runs `sql`, written with PostgreSQL's $n placeholders (each used once, in order), on either database.
+    """Runs `sql`, written with PostgreSQL's $n placeholders, on either database (SQLite numbers them ?n).
     Inside a transaction this is the transaction's connection, so row locks taken here are the caller's."""
     connection = connections.get("default")
     if connection.capabilities.dialect != "postgres":
-        sql = re.sub(r"\$\d+", "?", sql)
+        sql = re.sub(r"\$(\d+)", r"?\1", sql)
     return await connection.execute_query_dict(sql, list(values))
 
 

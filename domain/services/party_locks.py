@@ -1,0 +1,33 @@
+"""Claiming parties for work that must happen once per party: releases and settlement runs.
+
+On PostgreSQL a worker locks the party rows it works on (FOR NO KEY UPDATE, which does not block the key-share
+locks that inserting a payment or an allocation takes on its party). With `skip_locked`, rows another worker
+holds are passed over, so several workers share a run without waiting on each other; the same lock taken
+without `skip_locked` waits, which is what a single confirmation does. Every piece of work re-reads what is
+already done after taking the lock, in a new statement: a worker that waited sees the other's commit.
+SQLite runs one transaction at a time, so there the claim is the list itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from domain.services import dialect
+
+
+async def claim(party_ids: Iterable[int], *, skip_locked: bool) -> list[int]:
+    """Locks the parties (ascending id: the one order every claimant uses) until the transaction ends; returns
+    the ones claimed. Call inside a transaction."""
+    ids = sorted(set(party_ids))
+    if not ids or not dialect.is_postgres():
+        return ids
+    rows = await dialect.rows(
+        "SELECT id FROM parties WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE"  # noqa: S608 - no input in it
+        + (" SKIP LOCKED" if skip_locked else ""),
+        ids,
+    )
+    return [int(row["id"]) for row in rows]
+
+
+def chunks(ids: list[int], size: int) -> list[list[int]]:
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
