@@ -64,7 +64,7 @@ async def held(operator, party_id: int, bucket: Bucket) -> int:
 
 
 async def test_a_share_stays_held_until_the_hold_period_ends(trio, runtime):
-    operator, merchant, courier, payment = trio
+    operator, merchant, _courier, payment = trio
     early = await releases.release_held_funds(
         operator, at(runtime, PAID + timedelta(days=6)), PAID + timedelta(days=6), only_party_ids=[merchant.id]
     )
@@ -100,7 +100,7 @@ async def test_the_carrier_confirming_delivery_releases_every_share_at_once_and_
 
 
 async def test_another_courier_cannot_confirm_a_delivery_it_did_not_carry(trio, runtime, world):
-    operator, merchant, courier, payment = trio
+    operator, _merchant, _courier, payment = trio
     stranger = dataclasses.replace(
         operator, party_id=world.logistics_b_id, party_kind=PartyKind.LOGISTICS, role="logistics_partner"
     )
@@ -115,7 +115,7 @@ async def test_another_courier_cannot_confirm_a_delivery_it_did_not_carry(trio, 
     [(PAID - timedelta(hours=1), "deliveredAt"), (PAID + timedelta(days=3), "deliveredAt")],
 )
 async def test_a_delivery_before_payment_or_in_the_future_is_refused(trio, runtime, delivered, field):
-    operator, merchant, courier, payment = trio
+    operator, _merchant, _courier, payment = trio
     with pytest.raises(InvalidInput) as refused:
         await deliveries.confirm_delivery(operator, at(runtime, PAID + timedelta(days=1)), payment.id, delivered)
     assert refused.value.field == field
