@@ -291,23 +291,35 @@ def test_given_a_cutoff_in_shanghai_when_ending_the_t_plus_1_window_then_it_ends
     assert window_end(period, 1, SHANGHAI, cutoff) == datetime(2026, 3, 31, 16, 0, tzinfo=UTC)
 
 
-def test_given_a_t_plus_0_window_that_would_end_after_the_cutoff_when_ending_it_then_it_ends_at_the_cutoff():
+def taken(posted_at: datetime, end: datetime) -> bool:
+    """A statement takes the postings made before its window's end (the end itself is exclusive)."""
+    return posted_at < end
+
+
+def test_given_a_t_plus_0_window_that_would_end_after_the_cutoff_when_ending_it_then_nothing_after_the_cutoff_is_in():
     cutoff = datetime(2026, 3, 31, 16, 30, tzinfo=UTC)
     period = local_date(cutoff, UTC_ZONE)
-    assert window_end(period, 0, UTC_ZONE, cutoff) == cutoff
+    for zone in (UTC_ZONE, SHANGHAI):
+        end = window_end(period, 0, zone, cutoff)
+        assert taken(cutoff - MICROSECOND, end) is (zone is UTC_ZONE)  # in Shanghai 2026-03-31 ended at 16:00Z
+        assert not taken(cutoff + MICROSECOND, end)
     assert window_end(period, 0, SHANGHAI, cutoff) == cutoff - timedelta(minutes=30)
 
 
 @given(period=days, delay_days=delays, zone=zones, cutoff=instants)
 @FAST
-def test_given_any_period_and_cutoff_when_ending_the_window_then_it_is_the_t_plus_n_day_end_or_the_cutoff(
+def test_given_any_period_and_cutoff_when_ending_the_window_then_it_takes_the_t_plus_n_days_up_to_the_cutoff(
     period, delay_days, zone, cutoff
 ):
     end = window_end(period, delay_days, zone, cutoff)
     last_day = settled_through(period, delay_days)
     day_end = start_of_day(last_day + timedelta(days=1), zone)
-    assert end <= cutoff
-    assert end == (day_end if day_end <= cutoff else cutoff)
+    # nothing after the cut-off or after the T+N day; everything before both
+    assert not taken(cutoff + MICROSECOND, end)
+    assert not taken(day_end, end)
+    assert taken(min(day_end, cutoff) - MICROSECOND, end)
+    if day_end <= cutoff:
+        assert end == day_end
     assert local_date(day_end - MICROSECOND, zone) == last_day
     assert local_date(day_end, zone) == last_day + timedelta(days=1)
 
