@@ -30,10 +30,13 @@ from schema.rules.mutations import RuleMutation
 from schema.rules.queries import RuleQuery
 from schema.rules.types import SplitRule
 from schema.scalars import SCALAR_MAP
+from schema.settlements.mutations import SettlementMutation
+from schema.settlements.queries import SettlementQuery
+from schema.settlements.types import Settlement, SettlementRun
 
 
 @strawberry.type(description="Everything a caller can read. Each field states the permission it needs.")
-class Query(NodeQuery, AuthQuery, MerchantQuery, RuleQuery, PaymentQuery, LedgerQuery):
+class Query(NodeQuery, AuthQuery, MerchantQuery, RuleQuery, PaymentQuery, LedgerQuery, SettlementQuery):
     pass
 
 
@@ -41,7 +44,7 @@ class Query(NodeQuery, AuthQuery, MerchantQuery, RuleQuery, PaymentQuery, Ledger
     description="Everything a caller can change. Each mutation takes one input and returns a "
     "union of its success type and the typed errors it can meet."
 )
-class Mutation(AuthMutation, AdminMutation, MerchantMutation, RuleMutation, PaymentMutation):
+class Mutation(AuthMutation, AdminMutation, MerchantMutation, RuleMutation, PaymentMutation, SettlementMutation):
     pass
 
 
@@ -99,7 +102,18 @@ def build_schema(*, production: bool = False, limits: SchemaLimits = SchemaLimit
     schema = SplitledgerSchema(
         query=Query,
         mutation=Mutation,
-        types=[Merchant, LogisticsPartner, Supplier, Platform, User, ApiKey, Payment, SplitRule],
+        types=[
+            Merchant,
+            LogisticsPartner,
+            Supplier,
+            Platform,
+            User,
+            ApiKey,
+            Payment,
+            SplitRule,
+            Settlement,
+            SettlementRun,
+        ],
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production, relay_max_results=100),
     )

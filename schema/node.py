@@ -14,6 +14,7 @@ from schema.merchants.types import LogisticsPartner, Merchant, Platform, Supplie
 from schema.payments.types import Payment
 from schema.permissions import describe, requires
 from schema.rules.types import SplitRule, SplitRuleVersion
+from schema.settlements.types import Settlement, SettlementRun
 
 # Type name in a global id -> the type that resolves it and the permission needed to read it. A type missing
 # here is not reachable by node().
@@ -28,6 +29,8 @@ NODE_TYPES: dict[str, tuple[type[relay.Node], str]] = {
     "SplitRule": (SplitRule, "rules:read"),
     "SplitRuleVersion": (SplitRuleVersion, "rules:read"),
     "JournalEntry": (JournalEntry, "ledger:read"),
+    "Settlement": (Settlement, "settlements:read"),
+    "SettlementRun": (SettlementRun, "settlements:run"),
 }
 
 

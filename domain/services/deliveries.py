@@ -28,7 +28,7 @@ MAX_EVIDENCE_LENGTH = 1000
 @dataclass(frozen=True)
 class Confirmed:
     delivery: Delivery
-    releases: list[Release]  # every release of the payment so far, this confirmation's among them
+    releases: list[Release]  # the payment's releases so far that the caller may read (a partner: its own)
     replayed: bool
 
 
@@ -44,7 +44,7 @@ async def confirm_delivery(
         raise NotFound("payment", field="paymentId")
     existing = await Delivery.get_or_none(payment_id=payment.id)
     if existing is not None:
-        return await _confirmed(existing, replayed=True)
+        return await _confirmed(principal, existing, replayed=True)
     now = runtime.now()
     evidence = _checked(payment, delivered_at, evidence, now)
     try:
@@ -65,8 +65,8 @@ async def confirm_delivery(
     except IntegrityError:
         # A concurrent confirmation of the same payment won (the unique payment index): its answer is ours.
         winner = await Delivery.get(payment_id=payment.id)
-        return await _confirmed(winner, replayed=True)
-    return await _confirmed(delivery, replayed=False)
+        return await _confirmed(principal, winner, replayed=True)
+    return await _confirmed(principal, delivery, replayed=False)
 
 
 def _checked(payment: Payment, delivered_at: datetime, evidence: str | None, now: datetime) -> str | None:
@@ -99,6 +99,6 @@ def _checked(payment: Payment, delivered_at: datetime, evidence: str | None, now
     return evidence
 
 
-async def _confirmed(delivery: Delivery, *, replayed: bool) -> Confirmed:
-    released = await Release.filter(payment_id=delivery.payment_id).order_by("party_id")
+async def _confirmed(principal: Principal, delivery: Delivery, *, replayed: bool) -> Confirmed:
+    released = await readable(principal, Release).filter(payment_id=delivery.payment_id).order_by("party_id")
     return Confirmed(delivery, list(released), replayed)

@@ -26,7 +26,7 @@ from domain.parties import (
     validate_account_number,
 )
 from domain.services import auth_events
-from domain.services.authorization import require
+from domain.services.authorization import require, require_mfa
 from domain.services.pagination import Page, PageRequest, fetch_page
 from domain.services.runtime import Runtime
 
@@ -344,3 +344,37 @@ async def ensure_platform_party(currency: str = "CNY") -> Party:
 async def find_party_by_name(principal: Principal, kind: PartyKind, name: str) -> Party | None:
     require(principal, "parties:read")
     return await readable(principal, Party).filter(kind=kind, name_key=name_key(name)).first()
+
+
+def _profile_text(profile: SettlementProfile) -> str:
+    reserve = f", reserve {profile.reserve_bps} bps for {profile.reserve_days} days" if profile.reserve_bps else ""
+    return (
+        f"{profile.cycle} anchor {profile.anchor_day}, T+{profile.delay_days}, minimum "
+        f"{profile.minimum_payout.format()} {profile.currency}, hold {profile.hold_days} days{reserve}"
+    )
+
+
+async def update_settlement_profile(
+    principal: Principal, runtime: Runtime, party_id: int, draft: SettlementProfileDraft
+) -> Party:
+    """Any party's settlement terms: merchants need merchants:write, partners partners:write. Platform staff
+    change them in a two-factor session; the change is an auth event with the terms before and after."""
+    kind = await writable(principal, Party).filter(id=party_id).values_list("kind", flat=True)
+    if not kind:
+        raise NotFound("party", field="partyId")
+    require(principal, "merchants:write" if kind[0] == PartyKind.MERCHANT else "partners:write")
+    if principal.party_kind is PartyKind.PLATFORM:
+        require_mfa(principal, "changing a settlement profile")
+    profile = draft.to_profile()  # validated before anything is locked or written
+    async with in_transaction():
+        party = await writable(principal, Party).select_for_update().get(id=party_id)
+        before = party.settlement_profile()
+        party.apply_settlement_profile(profile)
+        await party.save()
+        await _record_change(
+            principal,
+            party,
+            "settlement_profile_changed",
+            f"{_profile_text(before)} -> {_profile_text(profile)}"[:400],
+        )
+    return party

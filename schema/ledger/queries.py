@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 from strawberry import relay
 
 from domain.services import ledger as ledger_service
+from domain.services import settlement_reads
 from schema.context import Info
 from schema.ledger.types import Balance, JournalEntry, LedgerVerification, balance_from_row, entry_from_row
 from schema.node import party_id_from_global_id
@@ -32,11 +35,18 @@ class LedgerQuery:
         return to_connection(page, entry_from_row)
 
     @strawberry.field(
-        description=describe("A party's balances per currency and bucket.", "ledger:read"),
+        description=describe(
+            "A party's balances per currency and bucket: now, or with `asOf` as they were at that instant (summed "
+            "from the postings up to it, so a statement's balances can be checked against the ledger).",
+            "ledger:read",
+        ),
         extensions=[requires("ledger:read")],
     )
-    async def balances(self, info: Info, party_id: relay.GlobalID) -> list[Balance]:
+    async def balances(self, info: Info, party_id: relay.GlobalID, as_of: datetime | None = None) -> list[Balance]:
         party = await party_id_from_global_id(info, party_id)
+        if as_of is not None:
+            rows = await settlement_reads.balances_at(info.context.principal, party, as_of)
+            return [balance_from_row(row) for row in rows]
         return [balance_from_row(row) for row in await ledger_service.balances(info.context.principal, party)]
 
     @strawberry.field(

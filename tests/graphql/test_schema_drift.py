@@ -40,9 +40,8 @@ def test_money_is_never_a_graphql_int_or_float():
         if isinstance(graphql_type, GraphQLObjectType | GraphQLInterfaceType | GraphQLInputObjectType):
             for field_name, field in graphql_type.fields.items():
                 type_name = str(field.type).strip("!")
-                if any(word in field_name.lower() for word in ("amount", "payout", "fee", "balance")) and type_name in {
-                    "Int",
-                    "Float",
-                }:
+                counted = field_name.endswith("Count")  # payoutCount: how many payouts, not how much
+                money_word = any(word in field_name.lower() for word in ("amount", "payout", "fee", "balance"))
+                if money_word and not counted and type_name in {"Int", "Float"}:
                     offenders.append(f"{name}.{field_name}: {type_name}")
     assert not offenders

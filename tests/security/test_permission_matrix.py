@@ -23,6 +23,8 @@ LOGGED_IN = USERS | {"api_key"}
 
 RULE_READERS = {"platform_admin", "platform_finance", "platform_operations", "platform_auditor", "merchant_admin"}
 LEDGER_READERS = (PLATFORM | MERCHANT | OTHER_PARTIES) - {"merchant_staff"}
+SETTLEMENT_READERS = (PLATFORM | MERCHANT | OTHER_PARTIES) - {"merchant_staff", "platform_risk"}
+SETTLEMENT_RUNNERS = {"platform_admin", "platform_finance"}
 
 # field -> the callers allowed to use it. The API key is a logistics partner's key with parties:read and
 # payments:read. The merchant admin here has passed two-factor login.
@@ -80,6 +82,15 @@ MATRIX: dict[str, set[str]] = {
     "ledgerEntries": LEDGER_READERS,
     "balances": LEDGER_READERS,
     "verifyLedger": PLATFORM,
+    # money going out
+    "settlements": SETTLEMENT_READERS,
+    "settlement": SETTLEMENT_READERS,
+    "settlementRuns": SETTLEMENT_RUNNERS,
+    "myShares": LOGGED_IN,
+    "confirmDelivery": {"platform_admin", "platform_operations", "logistics_partner"},
+    "releaseHeldFunds": SETTLEMENT_RUNNERS,
+    "runSettlement": SETTLEMENT_RUNNERS,
+    "updateSettlementProfile": {"platform_admin", "platform_operations"},
 }
 
 MISSING_MERCHANT = base64.b64encode(b"Merchant:999999999").decode()
@@ -89,6 +100,7 @@ MISSING_SESSION = base64.b64encode(b"Session:999999999").decode()
 MISSING_RULE = base64.b64encode(b"SplitRule:999999999").decode()
 MISSING_PAYMENT = base64.b64encode(b"Payment:999999999").decode()
 MISSING_VERSION = base64.b64encode(b"SplitRuleVersion:999999999").decode()
+MISSING_SETTLEMENT = base64.b64encode(b"Settlement:999999999").decode()
 NO_LEGS_RULE = '{name: "m", legs: []}'
 PAYMENT = (
     f'{{merchantId: "{MISSING_MERCHANT}", currency: "CNY", totalAmount: "1.00", '
@@ -158,6 +170,16 @@ OPERATIONS: dict[str, str] = {
     "ledgerEntries": "{ ledgerEntries(first: 1) { edges { cursor } } }",
     "balances": f'{{ balances(partyId: "{MISSING_MERCHANT}") {{ bucket }} }}',
     "verifyLedger": "{ verifyLedger { ok } }",
+    "settlements": "{ settlements(first: 1) { edges { cursor } } }",
+    "settlement": f'{{ settlement(id: "{MISSING_SETTLEMENT}") {{ id }} }}',
+    "settlementRuns": "{ settlementRuns(first: 1) { edges { cursor } } }",
+    "myShares": '{ myShares(from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z") { state } }',
+    "confirmDelivery": f'mutation {{ confirmDelivery(input: {{paymentId: "{MISSING_PAYMENT}", '
+    'deliveredAt: "2026-01-01T00:00:00Z"}) { __typename } }',
+    "releaseHeldFunds": 'mutation { releaseHeldFunds(input: {asOf: "2100-01-01T00:00:00Z"}) { __typename } }',
+    "runSettlement": 'mutation { runSettlement(input: {cutoff: "2100-01-01T00:00:00Z"}) { __typename } }',
+    "updateSettlementProfile": 'mutation { updateSettlementProfile(input: {partyId: "PARTY", '
+    'settlementProfile: {currency: "XXX"}}) { __typename } }',
 }
 DENIED_CODES = {"FORBIDDEN", "UNAUTHENTICATED", "MFA_REQUIRED"}
 # Logout ends the session, so it runs last for each caller.

@@ -1,0 +1,186 @@
+"""Money going out through the API: the carrier confirms a delivery, shares are released, a run settles them, and
+each party sees its own statements and shares, never another's."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.conftest import gid, graphql_payment_input
+
+CREATE_MERCHANT = """mutation($input: CreateMerchantInput!) { createMerchant(input: $input) {
+  __typename ... on CreateMerchantSuccess { merchant { id } } ... on UserError { code message field } } }"""
+RECORD = """mutation($input: RecordPaymentInput!) { recordPayment(input: $input) {
+  __typename ... on RecordPaymentSuccess { payment { id externalOrderId } } ... on UserError { code field } } }"""
+CONFIRM = """mutation($input: ConfirmDeliveryInput!) { confirmDelivery(input: $input) {
+  __typename
+  ... on ConfirmDeliverySuccess { replayed delivery { deliveredAt evidence confirmedByPartyId }
+      releases { partyId reason amount { amount currency } } }
+  ... on UserError { code message field } } }"""
+RUN = """mutation($input: RunSettlementInput!) { runSettlement(input: $input) {
+  __typename
+  ... on RunSettlementSuccess { run { id status statementsCreated payoutCount totals { currency statements } } }
+  ... on UserError { code message field } } }"""
+RELEASE = """mutation($input: ReleaseHeldFundsInput!) { releaseHeldFunds(input: $input) {
+  __typename ... on ReleaseHeldFundsSuccess { sharesReleased partiesConsidered }
+  ... on UserError { code message field } } }"""
+STATEMENTS = """query($party: ID) { settlements(first: 10, partyId: $party) { edges { node {
+  id currency periodDate openingBalance { amount } movements { amount } payoutAmount { amount }
+  closingBalance { amount } lines(first: 10) { edges { node { kind amount { amount } } } } csv } } } }"""
+SHARES = """query($from: DateTime!, $to: DateTime!) { myShares(from: $from, to: $to) {
+  state currency count total { amount } } }"""
+BALANCES = """query($party: ID!, $asOf: DateTime) { balances(partyId: $party, asOf: $asOf) {
+  bucket amount { amount } } }"""
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@pytest.fixture(scope="module")
+async def sale(client_for, world):
+    """A merchant settled daily at T+0, and a payment of 158.00 it sold an hour ago, carried by courier A."""
+    admin = await client_for("platform_admin")
+    created = await admin.execute(
+        CREATE_MERCHANT,
+        {
+            "input": {
+                "name": f"Tea House {secrets.token_hex(3)}",
+                "kycStatus": "VERIFIED",
+                "settlementProfile": {"currency": "CNY", "cycle": "DAILY", "anchorDay": 0, "delayDays": 0},
+                "bankAccount": {"holderName": "Tea House", "bankName": "ICBC", "accountNumber": "6222020000000101"},
+            }
+        },
+    )
+    merchant = created["createMerchant"]["merchant"]["id"]
+    operations = await client_for("platform_operations")
+    paid = (now() - timedelta(hours=1)).isoformat()
+    data = graphql_payment_input(0, world.logistics_a_id) | {"merchantId": merchant, "paidAt": paid}
+    recorded = (await operations.execute(RECORD, {"input": data}))["recordPayment"]
+    assert recorded["__typename"] == "RecordPaymentSuccess", recorded
+    return {"merchant": merchant, "payment": recorded["payment"]}
+
+
+async def test_the_carrier_confirms_its_delivery_and_sees_its_share_available(client_for, sale, world):
+    courier = await client_for("logistics_partner")
+    delivered = (now() - timedelta(minutes=10)).isoformat()
+    confirm = {"input": {"paymentId": sale["payment"]["id"], "deliveredAt": delivered, "evidence": "sig-42"}}
+    first = (await courier.execute(CONFIRM, confirm))["confirmDelivery"]
+    assert first["__typename"] == "ConfirmDeliverySuccess", first
+    assert not first["replayed"]
+    assert first["releases"] == [
+        {
+            "partyId": gid("LogisticsPartner", world.logistics_a_id),
+            "reason": "DELIVERY_CONFIRMED",
+            "amount": {"amount": "8.00", "currency": "CNY"},
+        }
+    ]
+    again = (await courier.execute(CONFIRM, confirm))["confirmDelivery"]
+    assert again["replayed"] and again["delivery"] == first["delivery"]
+    window = {"from": (now() - timedelta(days=1)).isoformat(), "to": (now() + timedelta(days=1)).isoformat()}
+    shares = (await courier.execute(SHARES, window))["myShares"]
+    available = [s for s in shares if s["state"] == "AVAILABLE"]
+    assert available and available[0]["count"] >= 1
+
+
+async def test_a_courier_that_did_not_carry_the_order_cannot_confirm_it(client_for, sale):
+    stranger = await client_for("other_logistics_partner")
+    body = {"input": {"paymentId": sale["payment"]["id"], "deliveredAt": now().isoformat()}}
+    refused = (await stranger.execute(CONFIRM, body))["confirmDelivery"]
+    assert (refused["__typename"], refused["field"]) == ("NotFoundError", "paymentId")
+
+
+async def test_a_merchant_cannot_confirm_delivery(client_for, sale):
+    merchant = await client_for("merchant_admin")
+    body = {"input": {"paymentId": sale["payment"]["id"], "deliveredAt": now().isoformat()}}
+    refused = await merchant.execute(CONFIRM, body, expect_errors=True)
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+@pytest.mark.parametrize(
+    ("delivered", "field"),
+    [(timedelta(days=1), "deliveredAt"), (-timedelta(days=3), "deliveredAt")],
+)
+async def test_a_delivery_in_the_future_or_before_the_payment_is_refused(client_for, world, delivered, field):
+    operations = await client_for("platform_operations")
+    data = graphql_payment_input(world.merchant_a_id, world.logistics_a_id) | {
+        "paidAt": (now() - timedelta(hours=2)).isoformat()
+    }
+    payment = (await operations.execute(RECORD, {"input": data}))["recordPayment"]["payment"]
+    refused = (
+        await operations.execute(
+            CONFIRM, {"input": {"paymentId": payment["id"], "deliveredAt": (now() + delivered).isoformat()}}
+        )
+    )["confirmDelivery"]
+    assert (refused["__typename"], refused["code"], refused["field"]) == ("ValidationError", "INVALID_DELIVERY", field)
+
+
+async def test_settlement_pays_the_released_share_once_and_the_ledger_agrees(client_for, sale):
+    operations = await client_for("platform_operations")
+    await operations.execute(CONFIRM, {"input": {"paymentId": sale["payment"]["id"], "deliveredAt": now().isoformat()}})
+    finance = await client_for("platform_finance")
+    run = (await finance.execute(RUN, {"input": {}}))["runSettlement"]
+    assert run["__typename"] == "RunSettlementSuccess", run
+    assert run["run"]["status"] == "COMPLETED"
+    again = (await finance.execute(RUN, {"input": {}}))["runSettlement"]
+    assert again["__typename"] == "RunSettlementSuccess"
+    statements = (await finance.execute(STATEMENTS, {"party": sale["merchant"]}))["settlements"]["edges"]
+    assert len(statements) == 1
+    statement = statements[0]["node"]
+    assert statement["movements"] == {"amount": "150.00"}
+    assert statement["payoutAmount"] == {"amount": "150.00"}
+    assert statement["closingBalance"] == {"amount": "0.00"}
+    lines = [(e["node"]["kind"], e["node"]["amount"]["amount"]) for e in statement["lines"]["edges"]]
+    assert sorted(lines) == [("PAYOUT", "-150.00"), ("RELEASE", "150.00")]
+    assert sale["payment"]["externalOrderId"] in statement["csv"]
+    assert statement["csv"].splitlines()[0].startswith("statement_id,party,currency,period")
+    balances = (await finance.execute(BALANCES, {"party": sale["merchant"], "asOf": now().isoformat()}))["balances"]
+    held = {b["bucket"]: b["amount"]["amount"] for b in balances}
+    assert held["AVAILABLE"] == "0.00" and held["SETTLING"] == "150.00" and held["PENDING"] == "0.00"
+    assert (await finance.execute("{ verifyLedger { ok } }"))["verifyLedger"]["ok"]
+
+
+async def test_a_merchant_sees_its_own_statements_and_never_another_merchants(client_for, sale, world):
+    finance = await client_for("platform_finance")
+    await finance.execute(RUN, {"input": {}})
+    own = await client_for("merchant_admin")
+    other = await client_for("other_merchant_admin")
+    courier = await client_for("logistics_partner")
+    for caller, own_party in ((own, world.merchant_a_id), (other, world.merchant_b_id)):
+        edges = (await caller.execute(STATEMENTS, {"party": None}))["settlements"]["edges"]
+        assert all(e["node"]["id"] for e in edges)
+        party_ids = {
+            (await caller.execute("query($id: ID!) { settlement(id: $id) { partyId } }", {"id": e["node"]["id"]}))[
+                "settlement"
+            ]["partyId"]
+            for e in edges
+        }
+        assert party_ids <= {gid("Merchant", own_party)}
+    # The sale's merchant statement is invisible to other merchants and couriers, by list and by id.
+    statement_id = (await finance.execute(STATEMENTS, {"party": sale["merchant"]}))["settlements"]["edges"][0]["node"][
+        "id"
+    ]
+    for caller in (own, other, courier):
+        assert (await caller.execute("query($id: ID!) { settlement(id: $id) { id } }", {"id": statement_id}))[
+            "settlement"
+        ] is None
+        node = await caller.execute("query($id: ID!) { node(id: $id) { id } }", {"id": statement_id})
+        assert node["node"] is None
+
+
+async def test_bad_cutoffs_and_unused_currencies_are_typed_errors(client_for):
+    finance = await client_for("platform_finance")
+    future = (now() + timedelta(hours=1)).isoformat()
+    for field_input, code, field in (
+        ({"cutoff": future}, "INVALID_CUTOFF", "cutoff"),
+        ({"currency": "ISK"}, "UNUSED_CURRENCY", "currency"),
+        ({"currency": "XXX"}, "UNKNOWN_CURRENCY", "currency"),
+    ):
+        refused = (await finance.execute(RUN, {"input": field_input}))["runSettlement"]
+        assert (refused["__typename"], refused["code"], refused["field"]) == ("ValidationError", code, field)
+    early = (await finance.execute(RELEASE, {"input": {"asOf": future}}))["releaseHeldFunds"]
+    assert (early["code"], early["field"]) == ("INVALID_CUTOFF", "asOf")
+    nothing_due = (await finance.execute(RELEASE, {"input": {"asOf": "2000-01-02T00:00:00+00:00"}}))["releaseHeldFunds"]
+    assert nothing_due["sharesReleased"] == 0
