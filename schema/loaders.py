@@ -8,7 +8,7 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from auth.principal import Principal
-from domain.services import ledger, parties, party_kinds, payment_reads, rules
+from domain.services import ledger, parties, party_kinds, payment_reads, rules, settlement_reads
 
 
 class Loaders:
@@ -20,6 +20,8 @@ class Loaders:
         self.payment_lines: DataLoader[int, list[Any]] = DataLoader(load_fn=self._grouped(payment_reads.lines_of))
         self.rule_versions: DataLoader[int, list[Any]] = DataLoader(load_fn=self._grouped(rules.versions_of))
         self.postings: DataLoader[int, list[Any]] = DataLoader(load_fn=self._grouped(ledger.postings_of))
+        self.releases: DataLoader[int, list[Any]] = DataLoader(load_fn=self._grouped(settlement_reads.releases_of))
+        self.deliveries: DataLoader[int, list[Any]] = DataLoader(load_fn=self._grouped(settlement_reads.deliveries_of))
 
     def _grouped(self, fetch):
         async def load(ids: Sequence[int]) -> list[list[Any]]:

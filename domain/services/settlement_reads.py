@@ -13,7 +13,7 @@ from datetime import date, datetime
 from auth.principal import Principal
 from auth.scoping import readable
 from domain.errors import InvalidInput, NotFound
-from domain.models import Party, Payment, Payout, Release, Settlement, SettlementLine, SettlementRun
+from domain.models import Delivery, Party, Payment, Payout, Release, Settlement, SettlementLine, SettlementRun
 from domain.money import Money, normalize_currency
 from domain.services import dialect
 from domain.services.authorization import require
@@ -92,11 +92,20 @@ async def runs_by_ids(principal: Principal, ids: Sequence[int]) -> dict[int, Set
     return {row.id: row for row in await readable(principal, SettlementRun).filter(id__in=list(ids))}
 
 
-async def releases_of(principal: Principal, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], Release]:
-    """For data loaders: the release of (payment, party) shares the caller may read."""
-    payment_ids = sorted({payment_id for payment_id, _ in keys})
-    rows = await readable(principal, Release).filter(payment_id__in=payment_ids)
-    return {(row.payment_id, row.party_id): row for row in rows}
+async def releases_of(principal: Principal, payment_ids: Sequence[int]) -> dict[int, list[Release]]:
+    """For data loaders: each payment's releases that the caller may read (a party: its own)."""
+    grouped: dict[int, list[Release]] = {payment_id: [] for payment_id in payment_ids}
+    for row in await readable(principal, Release).filter(payment_id__in=list(payment_ids)).order_by("id"):
+        grouped[row.payment_id].append(row)
+    return grouped
+
+
+async def deliveries_of(principal: Principal, payment_ids: Sequence[int]) -> dict[int, list[Delivery]]:
+    """For data loaders: each payment's delivery confirmation, when the caller may read it."""
+    grouped: dict[int, list[Delivery]] = {payment_id: [] for payment_id in payment_ids}
+    for row in await readable(principal, Delivery).filter(payment_id__in=list(payment_ids)):
+        grouped[row.payment_id].append(row)
+    return grouped
 
 
 # --- shares by state --------------------------------------------------------------------------------------

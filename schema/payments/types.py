@@ -16,6 +16,7 @@ from domain.splitting import ShareRole
 from schema.context import Info
 from schema.merchants.types import Party, party_from_row, party_global_id
 from schema.money import Money
+from schema.settlements.types import Delivery, Release, delivery_from_row, release_from_row
 
 ShareRoleEnum = strawberry.enum(
     ShareRole,
@@ -67,16 +68,28 @@ class Allocation:
         description="The split rule version that produced it (a `SplitRuleVersion` id)."
     )
     party_row_id: strawberry.Private[int]
+    payment_row_id: strawberry.Private[int]
 
     @strawberry.field(description="The party that receives it: a global id of its kind's type.")
     async def party_id(self, info: Info) -> relay.GlobalID:
         return await party_global_id(info, self.party_row_id, self.role)
+
+    @strawberry.field(
+        description="When and why it left escrow (all of a party's allocations in a payment are released "
+        "together); null while it is held."
+    )
+    async def release(self, info: Info) -> Release | None:
+        for row in await info.context.loaders.releases.load(self.payment_row_id):
+            if row.party_id == self.party_row_id:
+                return release_from_row(row)
+        return None
 
 
 def allocation_from_row(row: Any) -> Allocation:
     return Allocation(
         line_position=row.line_position,
         party_row_id=row.party_id,
+        payment_row_id=row.payment_id,
         role=ShareRole(row.role),
         amount=Money.of(DomainMoney(row.amount_minor, row.currency)),
         rule_version_id=rule_version_gid(row.rule_version_id),
@@ -111,6 +124,11 @@ class Payment(relay.Node):
     async def merchant(self, info: Info) -> Party | None:
         row = await info.context.loaders.party.load(self.merchant_party_id)
         return party_from_row(row) if row is not None else None
+
+    @strawberry.field(description="The delivery confirmation, once the platform or the carrier confirmed it.")
+    async def delivery(self, info: Info) -> Delivery | None:
+        rows = await info.context.loaders.deliveries.load(self.id)
+        return delivery_from_row(rows[0]) if rows else None
 
     @strawberry.field(description="The line items, in canonical order.")
     async def line_items(self, info: Info) -> list[PaymentLineItem]:

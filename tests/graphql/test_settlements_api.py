@@ -184,3 +184,16 @@ async def test_bad_cutoffs_and_unused_currencies_are_typed_errors(client_for):
     assert (early["code"], early["field"]) == ("INVALID_CUTOFF", "asOf")
     nothing_due = (await finance.execute(RELEASE, {"input": {"asOf": "2000-01-02T00:00:00+00:00"}}))["releaseHeldFunds"]
     assert nothing_due["sharesReleased"] == 0
+
+
+async def test_each_allocation_knows_when_and_why_it_was_released(client_for, sale, world):
+    courier = await client_for("logistics_partner")
+    await courier.execute(CONFIRM, {"input": {"paymentId": sale["payment"]["id"], "deliveredAt": now().isoformat()}})
+    query = """query($id: ID!) { payment(id: $id) { delivery { evidence confirmedByPartyId }
+      allocations { role release { reason releasedAt amount { amount } } } } }"""
+    payment = (await courier.execute(query, {"id": sale["payment"]["id"]}))["payment"]
+    assert payment["delivery"]["confirmedByPartyId"] == gid("LogisticsPartner", world.logistics_a_id)
+    [share] = payment["allocations"]  # the carrier sees its own share only
+    assert share["role"] == "LOGISTICS"
+    assert share["release"]["reason"] == "DELIVERY_CONFIRMED"
+    assert share["release"]["amount"] == {"amount": "8.00"}
