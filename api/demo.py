@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from api.settings import Settings
 from auth import totp
@@ -16,7 +16,7 @@ from domain.money import Money, parse_amount
 from domain.parties import KycStatus, MerchantTier, PartyKind, SettlementCycle
 from domain.payments import LineItemInput, PaymentInput
 from domain.rules import Basis, BeneficiaryKind, Computation, Conditions, Leg, RuleDraft
-from domain.services import identity, parties, payments, rules
+from domain.services import deliveries, identity, parties, payment_reads, payments, rules, settlement_runs
 from domain.services.pagination import PageRequest
 from domain.services.parties import BankAccountDraft, MerchantDraft, PartnerDraft, SettlementProfileDraft
 from domain.services.runtime import Runtime
@@ -128,6 +128,7 @@ async def load_demo_data(runtime: Runtime) -> list[DemoLogin]:
         ("dispatch@swiftcourier.example", "logistics_partner", courier, "Swift Courier"),
     ]
     await _demo_rule_and_payments(operator, runtime, tea, silk, courier)
+    await _demo_money_out(operator, runtime, silk, courier)
     logins = []
     for email, role, party_id, party_name in wanted:
         with contextlib.suppress(AlreadyExists):
@@ -193,3 +194,52 @@ async def _demo_rule_and_payments(operator: Principal, runtime: Runtime, tea: in
                 paid_at=datetime(2026, 11, 20, 10, 30, tzinfo=UTC),
             ),
         )
+
+
+# One settled cycle, on fixed past dates so that running the demo again changes nothing: a silk order paid on
+# 1 November, delivered and confirmed by the courier on the 3rd (releasing the shares), settled on the 4th (T+1).
+SETTLED_ORDER_PAID = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
+SETTLED_ORDER_DELIVERED = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
+SETTLED_ORDER_SETTLED = datetime(2026, 11, 4, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+
+
+async def _demo_money_out(operator: Principal, runtime: Runtime, silk: int, courier: int) -> None:
+    """Money going out: the settled cycle above, and the tea order WL-1001 confirmed delivered today, so the
+    courier's and the tea house's shares of it are AVAILABLE while the other orders are still HELD."""
+
+    def at(moment: datetime) -> Runtime:
+        return dataclasses.replace(runtime, clock=lambda: moment)
+
+    recorded = await payments.record_payment(
+        operator,
+        at(SETTLED_ORDER_PAID),
+        PaymentInput(
+            idempotency_key="demo-SZ-1990",
+            merchant_id=silk,
+            external_order_id="SZ-1990",
+            currency="CNY",
+            total_amount="310.00",
+            line_items=[LineItemInput("silk-robe", "apparel", "300.00", 1)],
+            shipping_fee="10.00",
+            logistics_partner_id=courier,
+            channel="APP",
+            region="CN-JS",
+            paid_at=SETTLED_ORDER_PAID,
+        ),
+    )
+    carrier = dataclasses.replace(operator, party_id=courier, party_kind=PartyKind.LOGISTICS, role="logistics_partner")
+    await deliveries.confirm_delivery(
+        carrier, at(SETTLED_ORDER_DELIVERED + timedelta(hours=1)), recorded.payment.id, SETTLED_ORDER_DELIVERED
+    )
+    await settlement_runs.run_settlement(
+        operator, at(SETTLED_ORDER_SETTLED), SETTLED_ORDER_SETTLED, only_party_ids=[silk, courier]
+    )
+    today = await payment_reads.payment_by_external_id(operator, await _tea_id(operator), "WL-1001")
+    if today is not None:
+        await deliveries.confirm_delivery(carrier, runtime, today.id, runtime.now())
+
+
+async def _tea_id(operator: Principal) -> int:
+    found = await parties.find_party_by_name(operator, PartyKind.MERCHANT, "West Lake Tea House")
+    assert found is not None
+    return found.id
