@@ -81,13 +81,12 @@ class Migration(migrations.Migration):
                 ("id", fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 (
                     "payment",
-                    fields.ForeignKeyField(
+                    fields.OneToOneField(
                         "splitledger.Payment",
                         source_field="payment_id",
-                        unique=True,
                         db_constraint=True,
                         to_field="id",
-                        related_name="deliveries",
+                        related_name="delivery",
                         on_delete=OnDelete.RESTRICT,
                     ),
                 ),
@@ -245,13 +244,12 @@ class Migration(migrations.Migration):
                 ("id", fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 (
                     "settlement",
-                    fields.ForeignKeyField(
+                    fields.OneToOneField(
                         "splitledger.Settlement",
                         source_field="settlement_id",
-                        unique=True,
                         db_constraint=True,
                         to_field="id",
-                        related_name="payouts",
+                        related_name="payout",
                         on_delete=OnDelete.RESTRICT,
                     ),
                 ),
@@ -334,6 +332,10 @@ class Migration(migrations.Migration):
             model_name="Party",
             name="reserve_days",
             field=fields.SmallIntField(default=0),
+        ),
+        ops.AddIndex(
+            model_name="Posting",
+            index=Index(fields=["account_id", "created_at"]),
         ),
         ops.RunPython(create_triggers, drop_triggers),
     ]

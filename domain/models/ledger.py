@@ -76,3 +76,5 @@ class Posting(_AppendOnly):
 
     class Meta:
         table = "postings"
+        # Settlement reads an account's postings up to an instant (statement windows, balances at a time).
+        indexes = (("account_id", "created_at"),)

@@ -12,8 +12,8 @@ class Delivery(Model):
     """The delivery of a payment, confirmed once by the platform or by the logistics partner that carried it."""
 
     id = fields.BigIntField(primary_key=True)
-    payment: fields.ForeignKeyRelation = fields.ForeignKeyField(
-        "splitledger.Payment", related_name="deliveries", on_delete=fields.RESTRICT, unique=True
+    payment: fields.OneToOneRelation = fields.OneToOneField(
+        "splitledger.Payment", related_name="delivery", on_delete=fields.RESTRICT
     )
     payment_id: int
     delivered_at = fields.DatetimeField()  # when the goods arrived, as the confirmer says
@@ -133,8 +133,8 @@ class Payout(Model):
     or FAILED."""
 
     id = fields.BigIntField(primary_key=True)
-    settlement: fields.ForeignKeyRelation = fields.ForeignKeyField(
-        "splitledger.Settlement", related_name="payouts", on_delete=fields.RESTRICT, unique=True
+    settlement: fields.OneToOneRelation = fields.OneToOneField(
+        "splitledger.Settlement", related_name="payout", on_delete=fields.RESTRICT
     )
     settlement_id: int
     party: fields.ForeignKeyRelation = fields.ForeignKeyField(

@@ -6,14 +6,16 @@ shared database's other payments are never touched.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from tortoise.exceptions import IntegrityError
 
 from domain.errors import InvalidInput, NotFound
 from domain.ledger import Bucket
-from domain.models import Payout, Release, Settlement, SettlementLine
+from domain.models import Delivery, Payout, Release, Settlement, SettlementLine
 from domain.parties import KycStatus, PartyKind, RiskLevel
 from domain.services import deliveries, ledger, parties, payments, releases, settlement_runs
 from domain.services.parties import PartnerDraft, SettlementProfileDraft
@@ -260,3 +262,42 @@ async def test_a_cutoff_in_the_future_and_a_currency_nobody_uses_are_refused(wor
     with pytest.raises(InvalidInput) as unused:
         await settlement_runs.run_settlement(operator, at(runtime, PAID), PAID, currency="ISK")
     assert (unused.value.code, unused.value.field) == ("UNUSED_CURRENCY", "currency")
+
+
+async def test_the_database_keeps_one_delivery_per_payment(trio, runtime):
+    """Regression: the unique payment of a delivery (and the unique statement of a payout) must exist in the
+    database, not only in the model: tortoise's migrations dropped unique=True on a foreign key."""
+    operator, _merchant, _courier, payment = trio
+    await deliveries.confirm_delivery(operator, at(runtime, PAID + timedelta(days=1)), payment.id, PAID)
+    with pytest.raises(IntegrityError):
+        await Delivery.create(
+            payment_id=payment.id, delivered_at=PAID, confirmed_at=PAID, confirmed_by_party_id=operator.party_id
+        )
+
+
+@pytest.mark.postgres_only
+async def test_concurrent_confirmations_of_one_delivery_record_it_once(trio, runtime):
+    operator, _merchant, _courier, payment = trio
+    later = at(runtime, PAID + timedelta(days=1))
+    results = await asyncio.gather(
+        *(deliveries.confirm_delivery(operator, later, payment.id, PAID + timedelta(hours=h)) for h in range(1, 6))
+    )
+    assert len({r.delivery.id for r in results}) == 1
+    assert sum(not r.replayed for r in results) <= 1
+    assert await Release.filter(payment_id=payment.id).count() == 2  # the merchant and the courier, once each
+    assert (await ledger.verify_ledger(operator)).ok
+
+
+async def test_a_merchant_suspended_after_release_is_not_settled_into_a_payout(trio, runtime):
+    operator, merchant, courier, payment = trio
+    await deliveries.confirm_delivery(operator, at(runtime, PAID + timedelta(hours=6)), payment.id, PAID)
+    await parties.update_merchant(
+        operator, runtime, merchant.id, parties.MerchantChanges(kyc_status=KycStatus.SUSPENDED)
+    )
+    later = PAID + timedelta(days=2)
+    run = await settlement_runs.run_settlement(
+        operator, at(runtime, later), later, only_party_ids=[merchant.id, courier.id]
+    )
+    assert (run.statements_created, run.skipped_unverified) == (1, 1)
+    assert not await Settlement.filter(party_id=merchant.id).exists()
+    assert await held(operator, merchant.id, Bucket.AVAILABLE) == 15000
