@@ -62,22 +62,22 @@ MAX_AMOUNT_TEXT = 40
 MAX_AMOUNT_MINOR = 10**15
 
 
-def currency_exponent(currency: str) -> int:
-    """Number of decimals of `currency`; raises InvalidInput for a code we do not know."""
+def currency_exponent(currency: str, *, field: str = "currency") -> int:
+    """Number of decimals of `currency`; raises InvalidInput naming `field` for a code we do not know."""
     try:
         return CURRENCY_EXPONENTS[currency]
     except KeyError:
         raise InvalidInput(
             "UNKNOWN_CURRENCY",
             f"unknown currency {currency!r}: use an ISO 4217 code such as CNY, USD or JPY",
-            field="currency",
+            field=field,
         ) from None
 
 
-def normalize_currency(currency: str) -> str:
+def normalize_currency(currency: str, *, field: str = "currency") -> str:
     """Upper-cases and validates a currency code."""
     code = currency.strip().upper()
-    currency_exponent(code)
+    currency_exponent(code, field=field)
     return code
 
 

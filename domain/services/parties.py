@@ -12,7 +12,7 @@ from auth.principal import Principal
 from auth.scoping import readable, writable
 from domain.errors import AlreadyExists, InvalidInput, MfaRequired, NotFound
 from domain.models import Party
-from domain.money import parse_amount
+from domain.money import normalize_currency, parse_amount
 from domain.parties import (
     KycStatus,
     MerchantTier,
@@ -49,11 +49,8 @@ class SettlementProfileDraft:
     reserve_days: int = 0
 
     def to_profile(self) -> SettlementProfile:
-        minimum = parse_amount(
-            self.minimum_payout,
-            self.currency,
-            field="settlementProfile.minimumPayout",
-        )
+        currency = normalize_currency(self.currency, field="settlementProfile.currency")
+        minimum = parse_amount(self.minimum_payout, currency, field="settlementProfile.minimumPayout")
         return SettlementProfile(
             currency=minimum.currency,
             cycle=self.cycle,

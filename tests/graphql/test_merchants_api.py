@@ -82,7 +82,7 @@ async def test_operations_creates_a_merchant_with_exact_money(operations_client)
 @pytest.mark.parametrize(
     ("profile", "code", "field"),
     [
-        ({"currency": "XXX"}, "UNKNOWN_CURRENCY", "currency"),
+        ({"currency": "XXX"}, "UNKNOWN_CURRENCY", "settlementProfile.currency"),
         (
             {"currency": "CNY", "minimumPayout": "1.001"},
             "TOO_MANY_DECIMALS",

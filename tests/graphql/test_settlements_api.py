@@ -197,3 +197,72 @@ async def test_each_allocation_knows_when_and_why_it_was_released(client_for, sa
     assert share["role"] == "LOGISTICS"
     assert share["release"]["reason"] == "DELIVERY_CONFIRMED"
     assert share["release"]["amount"] == {"amount": "8.00"}
+
+
+UPDATE_PROFILE = """mutation($input: UpdateSettlementProfileInput!) { updateSettlementProfile(input: $input) {
+  __typename
+  ... on UpdateSettlementProfileSuccess { party { settlementProfile { cycle anchorDay delayDays reserveBps
+      reserveDays minimumPayout { amount currency } } } }
+  ... on ValidationError { code field errors { code field } } ... on UserError { code field } } }"""
+
+
+@pytest.mark.parametrize(
+    ("profile", "code", "field"),
+    [
+        ({"currency": "CNY", "minimumPayout": "1.001"}, "TOO_MANY_DECIMALS", "settlementProfile.minimumPayout"),
+        ({"currency": "JPY", "minimumPayout": "100.5"}, "TOO_MANY_DECIMALS", "settlementProfile.minimumPayout"),
+        ({"currency": "CNY", "reserveBps": 9000, "reserveDays": 5}, "INVALID_RESERVE", "settlementProfile.reserveBps"),
+        ({"currency": "CNY", "reserveBps": 500}, "INVALID_RESERVE", "settlementProfile.reserveDays"),
+        ({"currency": "CNY", "cycle": "MONTHLY", "anchorDay": 0}, "INVALID_ANCHOR_DAY", "settlementProfile.anchorDay"),
+        ({"currency": "XXX"}, "UNKNOWN_CURRENCY", "settlementProfile.currency"),
+    ],
+)
+async def test_a_bad_settlement_profile_is_a_typed_error_and_changes_nothing(client_for, sale, profile, code, field):
+    admin = await client_for("platform_admin")
+    refused = (
+        await admin.execute(UPDATE_PROFILE, {"input": {"partyId": sale["merchant"], "settlementProfile": profile}})
+    )["updateSettlementProfile"]
+    assert refused["__typename"] == "ValidationError", refused
+    assert (refused["code"], refused["field"]) == (code, field)
+    after = (
+        await admin.execute(
+            "query($id: ID!) { merchant(id: $id) { settlementProfile { delayDays reserveBps } } }",
+            {"id": sale["merchant"]},
+        )
+    )["merchant"]["settlementProfile"]
+    assert after == {"delayDays": 0, "reserveBps": 0}
+
+
+async def test_the_platform_changes_a_couriers_terms_and_the_change_is_on_record(client_for, world):
+    admin = await client_for("platform_admin")
+    courier_id = gid("LogisticsPartner", world.logistics_b_id)
+    profile = {
+        "currency": "CNY",
+        "cycle": "MONTHLY",
+        "anchorDay": 31,
+        "delayDays": 2,
+        "minimumPayout": "50.00",
+        "reserveBps": 500,
+        "reserveDays": 30,
+    }
+    changed = (await admin.execute(UPDATE_PROFILE, {"input": {"partyId": courier_id, "settlementProfile": profile}}))[
+        "updateSettlementProfile"
+    ]
+    assert changed["__typename"] == "UpdateSettlementProfileSuccess", changed
+    assert changed["party"]["settlementProfile"]["anchorDay"] == 31
+    assert changed["party"]["settlementProfile"]["minimumPayout"] == {"amount": "50.00", "currency": "CNY"}
+    events = (
+        await admin.execute(
+            '{ authEvents(first: 5, kind: "settlement_profile_changed") { edges { node { detail } } } }'
+        )
+    )["authEvents"]["edges"]
+    assert any("MONTHLY anchor 31, T+2" in e["node"]["detail"] for e in events)
+
+
+async def test_a_courier_cannot_change_its_own_terms(client_for, world):
+    courier = await client_for("logistics_partner")
+    body = {
+        "input": {"partyId": gid("LogisticsPartner", world.logistics_a_id), "settlementProfile": {"currency": "CNY"}}
+    }
+    refused = await courier.execute(UPDATE_PROFILE, body, expect_errors=True)
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
