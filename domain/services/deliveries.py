@@ -49,8 +49,8 @@ async def confirm_delivery(
     evidence = _checked(payment, delivered_at, evidence, now)
     try:
         async with in_transaction():
-            party_ids = await Allocation.filter(payment_id=payment.id).distinct().values_list("party_id", flat=True)
-            claimed = await party_locks.claim(party_ids, skip_locked=False)
+            shares = await Allocation.filter(payment_id=payment.id).only("party_id")
+            claimed = await party_locks.claim({share.party_id for share in shares}, skip_locked=False)
             delivery = await Delivery.create(
                 payment_id=payment.id,
                 delivered_at=delivered_at,

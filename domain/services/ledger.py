@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from datetime import datetime
 
 from tortoise.expressions import Subquery
@@ -161,7 +162,7 @@ async def post_entries(
 async def _insert_entries(
     drafts: Sequence[JournalEntryDraft], entry_ids: Sequence[int] | None, posted_at: datetime | None
 ) -> list[int]:
-    stamp = {} if posted_at is None else {"created_at": posted_at}
+    stamp: dict[str, Any] = {} if posted_at is None else {"created_at": posted_at}
     if entry_ids is None and dialect.is_postgres():
         entry_ids = await dialect.next_ids("journal_entries", len(drafts))
     if entry_ids is None:

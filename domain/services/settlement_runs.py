@@ -143,9 +143,8 @@ async def run_settlement(
 async def _currency_in_use(currency: str) -> str:
     code = normalize_currency(currency)
     if not await LedgerAccount.filter(currency=code, party_id__isnull=False).exists():
-        in_use = sorted(
-            set(await LedgerAccount.filter(party_id__isnull=False).distinct().values_list("currency", flat=True))
-        )
+        codes = await LedgerAccount.filter(party_id__isnull=False).distinct().values_list("currency", flat=True)
+        in_use = sorted({str(code) for code in codes})
         raise InvalidInput(
             "UNUSED_CURRENCY",
             f"no party holds money in {code}; currencies in use: {', '.join(in_use) or 'none yet'}",
