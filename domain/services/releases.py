@@ -20,6 +20,7 @@ from auth.principal import Principal
 from domain.errors import InvalidInput
 from domain.ledger import Bucket, party_account, release
 from domain.parties import KycStatus, PartyKind, RiskLevel
+from domain.payments import EARLIEST_PAID_AT
 from domain.services import dialect, ledger, party_locks
 from domain.services.authorization import require
 from domain.services.runtime import Runtime
@@ -50,6 +51,12 @@ def check_as_of(as_of: datetime, now: datetime, *, field: str = "asOf") -> None:
     if as_of.tzinfo is None:
         raise InvalidInput(
             "INVALID_CUTOFF", f"{field} needs a time zone offset, e.g. 2026-11-22T02:00:00+08:00", field=field
+        )
+    if as_of < EARLIEST_PAID_AT:
+        raise InvalidInput(
+            "INVALID_CUTOFF",
+            f"{field} {as_of.isoformat()} is before {EARLIEST_PAID_AT.date().isoformat()}, before any payment",
+            field=field,
         )
     if as_of > now:
         raise InvalidInput(

@@ -182,6 +182,10 @@ async def test_bad_cutoffs_and_unused_currencies_are_typed_errors(client_for):
         assert (refused["__typename"], refused["code"], refused["field"]) == ("ValidationError", code, field)
     early = (await finance.execute(RELEASE, {"input": {"asOf": future}}))["releaseHeldFunds"]
     assert (early["code"], early["field"]) == ("INVALID_CUTOFF", "asOf")
+    # The first instant there is: no date arithmetic may run off the calendar into a server error.
+    for mutation, name, field in ((RELEASE, "releaseHeldFunds", "asOf"), (RUN, "runSettlement", "cutoff")):
+        ancient = (await finance.execute(mutation, {"input": {field: "0001-01-01T00:00:00+00:00"}}))[name]
+        assert (ancient["code"], ancient["field"]) == ("INVALID_CUTOFF", field)
     nothing_due = (await finance.execute(RELEASE, {"input": {"asOf": "2000-01-02T00:00:00+00:00"}}))["releaseHeldFunds"]
     assert nothing_due["sharesReleased"] == 0
 
