@@ -26,6 +26,8 @@ from schema.node import NodeQuery
 from schema.payments.mutations import PaymentMutation
 from schema.payments.queries import PaymentQuery
 from schema.payments.types import Payment
+from schema.payouts.mutations import PayoutMutation
+from schema.payouts.queries import PayoutQuery
 from schema.rules.mutations import RuleMutation
 from schema.rules.queries import RuleQuery
 from schema.rules.types import SplitRule
@@ -36,7 +38,7 @@ from schema.settlements.types import Settlement, SettlementRun
 
 
 @strawberry.type(description="Everything a caller can read. Each field states the permission it needs.")
-class Query(NodeQuery, AuthQuery, MerchantQuery, RuleQuery, PaymentQuery, LedgerQuery, SettlementQuery):
+class Query(NodeQuery, AuthQuery, MerchantQuery, RuleQuery, PaymentQuery, LedgerQuery, SettlementQuery, PayoutQuery):
     pass
 
 
@@ -44,7 +46,9 @@ class Query(NodeQuery, AuthQuery, MerchantQuery, RuleQuery, PaymentQuery, Ledger
     description="Everything a caller can change. Each mutation takes one input and returns a "
     "union of its success type and the typed errors it can meet."
 )
-class Mutation(AuthMutation, AdminMutation, MerchantMutation, RuleMutation, PaymentMutation, SettlementMutation):
+class Mutation(
+    AuthMutation, AdminMutation, MerchantMutation, RuleMutation, PaymentMutation, SettlementMutation, PayoutMutation
+):
     pass
 
 

@@ -12,6 +12,7 @@ from schema.ids import is_database_id
 from schema.ledger.types import JournalEntry
 from schema.merchants.types import LogisticsPartner, Merchant, Platform, Supplier, party_database_id, party_type_name
 from schema.payments.types import Payment
+from schema.payouts.types import Payout
 from schema.permissions import describe, requires
 from schema.rules.types import SplitRule, SplitRuleVersion
 from schema.settlements.types import Settlement, SettlementRun
@@ -31,6 +32,7 @@ NODE_TYPES: dict[str, tuple[type[relay.Node], str]] = {
     "JournalEntry": (JournalEntry, "ledger:read"),
     "Settlement": (Settlement, "settlements:read"),
     "SettlementRun": (SettlementRun, "settlements:run"),
+    "Payout": (Payout, "payouts:read"),
 }
 
 

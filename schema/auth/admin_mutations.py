@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated
 
 import strawberry
@@ -63,8 +64,8 @@ RevokeApiKeyResult = Annotated[
     RevokeApiKeySuccess | NotFoundError, strawberry.union("RevokeApiKeyResult", description="The revoked key.")
 ]
 UpdatePlatformSettingsResult = Annotated[
-    UpdatePlatformSettingsSuccess,
-    strawberry.union("UpdatePlatformSettingsResult", description="The new settings."),
+    UpdatePlatformSettingsSuccess | ValidationError,
+    strawberry.union("UpdatePlatformSettingsResult", description="The new settings, or why not (nothing changed)."),
 ]
 
 
@@ -101,6 +102,12 @@ class RevokeApiKeyInput:
     id: relay.GlobalID = strawberry.field(description="The key.")
 
 
+@strawberry.input(description="Above this amount, a payout in its currency needs a second person's approval.")
+class PayoutApprovalThresholdInput:
+    amount: Decimal = strawberry.field(description='Major units as a decimal string, e.g. "50000.00".')
+    currency: str = strawberry.field(description="ISO 4217 code, e.g. CNY; each currency once.")
+
+
 @strawberry.input(description="Settings to change; omitted ones stay.")
 class UpdatePlatformSettingsInput:
     party_users_require_mfa: bool | None = strawberry.field(
@@ -110,6 +117,15 @@ class UpdatePlatformSettingsInput:
     )
     rules_need_second_approver: bool | None = strawberry.field(
         default=None, description="A rule version must be activated by someone other than its author."
+    )
+    payout_approval_thresholds: list[PayoutApprovalThresholdInput] | None = strawberry.field(
+        default=None,
+        description="Replaces the whole list of payout approval thresholds (one per currency; an empty list: every "
+        "payout needs a second person).",
+    )
+    bank_change_second_approval_hours: int | None = strawberry.field(
+        default=None,
+        description="Hours (0 to 720) after a bank account change during which a payout to it needs two approvals.",
     )
 
 
@@ -229,10 +245,18 @@ class AdminMutation:
     async def update_platform_settings(
         self, info: Info, input: UpdatePlatformSettingsInput
     ) -> UpdatePlatformSettingsResult:
-        current = await platform_settings.update(
-            info.context.principal,
-            info.context.runtime,
-            party_users_require_mfa=input.party_users_require_mfa,
-            rules_need_second_approver=input.rules_need_second_approver,
-        )
+        thresholds = input.payout_approval_thresholds
+        try:
+            current = await platform_settings.update(
+                info.context.principal,
+                info.context.runtime,
+                party_users_require_mfa=input.party_users_require_mfa,
+                rules_need_second_approver=input.rules_need_second_approver,
+                payout_approval_thresholds=None
+                if thresholds is None
+                else [platform_settings.ThresholdDraft(t.currency, t.amount) for t in thresholds],
+                payout_bank_change_hours=input.bank_change_second_approval_hours,
+            )
+        except DomainError as exc:
+            return user_error(exc)
         return UpdatePlatformSettingsSuccess(settings=settings_type(current))

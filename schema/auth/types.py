@@ -14,6 +14,7 @@ from strawberry.dataloader import DataLoader
 
 from auth.api_keys import PREFIX as API_KEY_PREFIX
 from auth.roles import ROLE_PARTY_KIND
+from domain.money import Money as DomainMoney
 from domain.services import api_keys as api_key_service
 from domain.services import ledger as ledger_service
 from domain.services import users as user_service
@@ -21,6 +22,7 @@ from schema.context import Info
 from schema.errors import ErrorCodeEnum
 from schema.ledger.types import Balance, balance_from_row
 from schema.merchants.types import Party, party_from_row, party_global_id
+from schema.money import Money
 from schema.permissions import describe, requires
 
 Role = strawberry.enum(
@@ -328,10 +330,23 @@ class PlatformSettings:
     rules_need_second_approver: bool = strawberry.field(
         description="Whether a rule version must be activated by someone other than its author."
     )
+    payout_approval_thresholds: list[Money] = strawberry.field(
+        description="Per currency, the amount above which a payout must be approved by someone other than the "
+        "person who started its settlement run. A currency not listed has no threshold: every payout in it needs "
+        "another person."
+    )
+    bank_change_second_approval_hours: int = strawberry.field(
+        description="A payout to a bank account changed within this many hours needs two approvals by two people, "
+        "whatever its amount (0: never)."
+    )
 
 
 def settings_type(current: Any) -> PlatformSettings:
     return PlatformSettings(
         party_users_require_mfa=current.party_users_require_mfa,
         rules_need_second_approver=current.rules_need_second_approver,
+        payout_approval_thresholds=[
+            Money.of(DomainMoney(amount, currency)) for currency, amount in current.payout_approval_thresholds.items()
+        ],
+        bank_change_second_approval_hours=current.payout_bank_change_hours,
     )

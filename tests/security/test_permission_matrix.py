@@ -91,6 +91,30 @@ MATRIX: dict[str, set[str]] = {
     "releaseHeldFunds": SETTLEMENT_RUNNERS,
     "runSettlement": SETTLEMENT_RUNNERS,
     "updateSettlementProfile": {"platform_admin", "platform_operations"},
+    # payouts
+    "payouts": {
+        "platform_admin",
+        "platform_finance",
+        "platform_auditor",
+        "merchant_admin",
+        "merchant_finance",
+        "logistics_partner",
+        "supplier",
+    },
+    "payout": {
+        "platform_admin",
+        "platform_finance",
+        "platform_auditor",
+        "merchant_admin",
+        "merchant_finance",
+        "logistics_partner",
+        "supplier",
+    },
+    "approvePayout": {"platform_admin", "platform_finance"},
+    "markPayoutSent": {"platform_admin", "platform_finance"},
+    "markPayoutPaid": {"platform_admin", "platform_finance"},
+    "markPayoutFailed": {"platform_admin", "platform_finance"},
+    "exportPayoutBatch": {"platform_admin", "platform_finance"},
 }
 
 MISSING_MERCHANT = base64.b64encode(b"Merchant:999999999").decode()
@@ -180,6 +204,16 @@ OPERATIONS: dict[str, str] = {
     "runSettlement": 'mutation { runSettlement(input: {cutoff: "2100-01-01T00:00:00Z"}) { __typename } }',
     "updateSettlementProfile": 'mutation { updateSettlementProfile(input: {partyId: "PARTY", '
     'settlementProfile: {currency: "XXX"}}) { __typename } }',
+    # payouts (a payout that does not exist; an export key that is refused before anything is exported)
+    "payouts": "{ payouts(first: 1) { edges { cursor } } }",
+    "payout": '{ payout(id: "UGF5b3V0Ojk5OTk5OTk5OQ==") { id } }',
+    "approvePayout": 'mutation { approvePayout(input: {payoutId: "UGF5b3V0Ojk5OTk5OTk5OQ=="}) { __typename } }',
+    "markPayoutSent": 'mutation { markPayoutSent(input: {payoutId: "UGF5b3V0Ojk5OTk5OTk5OQ=="}) { __typename } }',
+    "markPayoutPaid": 'mutation { markPayoutPaid(input: {payoutId: "UGF5b3V0Ojk5OTk5OTk5OQ==", bankReference: "r"}) '
+    "{ __typename } }",
+    "markPayoutFailed": 'mutation { markPayoutFailed(input: {payoutId: "UGF5b3V0Ojk5OTk5OTk5OQ==", reason: "r"}) '
+    "{ __typename } }",
+    "exportPayoutBatch": 'mutation { exportPayoutBatch(input: {idempotencyKey: ""}) { __typename } }',
 }
 DENIED_CODES = {"FORBIDDEN", "UNAUTHENTICATED", "MFA_REQUIRED"}
 # Logout ends the session, so it runs last for each caller.
