@@ -21,6 +21,7 @@ class Loaders:
         self.rule_versions: DataLoader[int, list[Any]] = DataLoader(load_fn=self._grouped(rules.versions_of))
         self.postings: DataLoader[int, list[Any]] = DataLoader(load_fn=self._grouped(ledger.postings_of))
         self.releases: DataLoader[int, list[Any]] = DataLoader(load_fn=self._grouped(settlement_reads.releases_of))
+        self.settlement_payout: DataLoader[int, Any] = DataLoader(load_fn=self._load_settlement_payouts)
         self.deliveries: DataLoader[int, list[Any]] = DataLoader(load_fn=self._grouped(settlement_reads.deliveries_of))
 
     def _grouped(self, fetch):
@@ -33,6 +34,10 @@ class Loaders:
     async def _load_parties(self, ids: Sequence[int]) -> list[Any]:
         found = await parties.parties_by_ids(self.principal, list(ids))
         return [found.get(party_id) for party_id in ids]
+
+    async def _load_settlement_payouts(self, ids: Sequence[int]) -> list[Any]:
+        found = await settlement_reads.payouts_of_settlements(self.principal, list(ids))
+        return [found.get(settlement_id) for settlement_id in ids]
 
     async def _load_party_kinds(self, ids: Sequence[int]) -> list[Any]:
         found = await party_kinds.kinds_of(list(ids))

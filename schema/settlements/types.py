@@ -16,6 +16,7 @@ from schema.context import Info
 from schema.merchants.types import party_global_id
 from schema.money import Money
 from schema.pagination import Connection, page_request, to_connection
+from schema.payouts.types import Payout, payout_from_row
 
 ReleaseReasonEnum = strawberry.enum(
     ReleaseReason,
@@ -158,6 +159,13 @@ class Settlement(relay.Node):
     @strawberry.field(description="The party settled.")
     async def party_id(self, info: Info) -> relay.GlobalID:
         return await party_global_id(info, self.party_row_id)
+
+    @strawberry.field(
+        description="Its payout, when the net reached the minimum and the caller may read payouts (`payouts:read`)."
+    )
+    async def payout(self, info: Info) -> Payout | None:
+        row = await info.context.loaders.settlement_payout.load(self.id)
+        return payout_from_row(row) if row is not None else None
 
     @strawberry.field(description="The run that wrote it (a `SettlementRun` id).")
     def run_id(self) -> relay.GlobalID:

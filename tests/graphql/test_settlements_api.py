@@ -270,3 +270,52 @@ async def test_a_courier_cannot_change_its_own_terms(client_for, world):
     }
     refused = await courier.execute(UPDATE_PROFILE, body, expect_errors=True)
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+APPROVE = """mutation($id: ID!) { approvePayout(input: {payoutId: $id}) { __typename
+  ... on ApprovePayoutSuccess { approvalsRemaining payout { status } } ... on UserError { code field } } }"""
+SEND = """mutation($id: ID!) { markPayoutSent(input: {payoutId: $id}) { __typename
+  ... on PayoutSuccess { payout { status } } ... on UserError { code field } } }"""
+PAID = """mutation($id: ID!, $ref: String!) { markPayoutPaid(input: {payoutId: $id, bankReference: $ref}) {
+  __typename ... on PayoutSuccess { payout { status bankReference } } ... on UserError { code field } } }"""
+STATEMENT_PAYOUT = """query($party: ID) { settlements(first: 1, partyId: $party) { edges { node {
+  payout { id status amount { amount } } } } } }"""
+
+
+async def test_the_whole_flow_ends_with_the_merchant_paid_and_the_ledger_balanced(client_for, sale):
+    """payment -> courier confirms -> release -> settlement -> two approvals (the bank account is new) -> sent ->
+    paid: the statement shows its payout PAID, the merchant's shares are PAID, and nothing is left in SETTLING."""
+    finance = await client_for("platform_finance")
+    admin = await client_for("platform_admin")
+    operations = await client_for("platform_operations")
+    await operations.execute(CONFIRM, {"input": {"paymentId": sale["payment"]["id"], "deliveredAt": now().isoformat()}})
+    await finance.execute(RUN, {"input": {}})
+    payout = (await finance.execute(STATEMENT_PAYOUT, {"party": sale["merchant"]}))["settlements"]["edges"][0]["node"][
+        "payout"
+    ]
+    assert payout["amount"] == {"amount": "150.00"}
+    assert payout["status"] == "PENDING_APPROVAL"
+    first = (await admin.execute(APPROVE, {"id": payout["id"]}))["approvePayout"]
+    assert first["__typename"] == "ApprovePayoutSuccess", first
+    assert first["approvalsRemaining"] == 1  # the merchant's bank account was set minutes ago: two people
+    second = (await finance.execute(APPROVE, {"id": payout["id"]}))["approvePayout"]
+    assert second["payout"]["status"] == "APPROVED", second
+    assert (await finance.execute(SEND, {"id": payout["id"]}))["markPayoutSent"]["payout"]["status"] == "SENT"
+    paid = (await finance.execute(PAID, {"id": payout["id"], "ref": "ICBC-20261122-0001"}))["markPayoutPaid"]
+    assert paid["payout"] == {"status": "PAID", "bankReference": "ICBC-20261122-0001"}
+    failed_after_paid = await finance.execute(
+        'mutation($id: ID!) { markPayoutFailed(input: {payoutId: $id, reason: "bounced"}) { __typename '
+        "... on UserError { code field } } }",
+        {"id": payout["id"]},
+    )
+    assert failed_after_paid["markPayoutFailed"]["code"] == "INVALID_PAYOUT_STATE"
+    other_merchant = await client_for("merchant_admin")  # merchant A: another merchant than the sale's
+    assert (await other_merchant.execute("query($id: ID!) { node(id: $id) { id } }", {"id": payout["id"]}))[
+        "node"
+    ] is None
+    balances = (await finance.execute(BALANCES, {"party": sale["merchant"], "asOf": now().isoformat()}))["balances"]
+    held = {b["bucket"]: b["amount"]["amount"] for b in balances}
+    assert held["SETTLING"] == "0.00" and held["AVAILABLE"] == "0.00" and held["PENDING"] == "0.00"
+    statement = (await finance.execute(STATEMENT_PAYOUT, {"party": sale["merchant"]}))["settlements"]["edges"][0]
+    assert statement["node"]["payout"]["status"] == "PAID"
+    assert (await finance.execute("{ verifyLedger { ok } }"))["verifyLedger"]["ok"]
