@@ -17,6 +17,7 @@ from domain.parties import KycStatus, MerchantTier, PartyKind, SettlementCycle
 from domain.payments import LineItemInput, PaymentInput
 from domain.rules import Basis, BeneficiaryKind, Computation, Conditions, Leg, RuleDraft
 from domain.services import deliveries, identity, parties, payment_reads, payments, rules, settlement_runs
+from domain.services import payouts as payout_service
 from domain.services.pagination import PageRequest
 from domain.services.parties import BankAccountDraft, MerchantDraft, PartnerDraft, SettlementProfileDraft
 from domain.services.runtime import Runtime
@@ -128,7 +129,6 @@ async def load_demo_data(runtime: Runtime) -> list[DemoLogin]:
         ("dispatch@swiftcourier.example", "logistics_partner", courier, "Swift Courier"),
     ]
     await _demo_rule_and_payments(operator, runtime, tea, silk, courier)
-    await _demo_money_out(operator, runtime, silk, courier)
     logins = []
     for email, role, party_id, party_name in wanted:
         with contextlib.suppress(AlreadyExists):
@@ -137,6 +137,7 @@ async def load_demo_data(runtime: Runtime) -> list[DemoLogin]:
         secret = await identity.demo_totp_secret(runtime, email)
         assert secret is not None
         logins.append(DemoLogin(email=email, role=role, party=party_name, totp_secret=secret))
+    await _demo_money_out(operator, runtime, silk, courier)
     return logins
 
 
@@ -234,6 +235,7 @@ async def _demo_money_out(operator: Principal, runtime: Runtime, silk: int, cour
     await settlement_runs.run_settlement(
         operator, at(SETTLED_ORDER_SETTLED), SETTLED_ORDER_SETTLED, only_party_ids=[silk, courier]
     )
+    await _demo_payouts_paid(operator, runtime)
     today = await payment_reads.payment_by_external_id(operator, await _tea_id(operator), "WL-1001")
     if today is not None:
         await deliveries.confirm_delivery(carrier, runtime, today.id, runtime.now())
@@ -243,3 +245,23 @@ async def _tea_id(operator: Principal) -> int:
     found = await parties.find_party_by_name(operator, PartyKind.MERCHANT, "West Lake Tea House")
     assert found is not None
     return found.id
+
+
+async def _demo_payouts_paid(operator: Principal, runtime: Runtime) -> None:
+    """The settled cycle's payouts approved today by two people (the bank accounts are new: the platform asks for
+    two), sent and paid."""
+    people = []
+    for email, role in (("admin@platform.example", "platform_admin"), ("finance@platform.example", "platform_finance")):
+        user_id = await identity.demo_user_id(email)
+        assert user_id is not None
+        people.append(dataclasses.replace(operator, user_id=user_id, role=role, permissions=ROLE_PERMISSIONS[role]))
+    admin, finance = people
+    page = await payout_service.list_payouts(operator, runtime, PageRequest(first=100))
+    for payout in page.items:
+        if payout.status != payout_service.PayoutStatus.PENDING_APPROVAL:
+            continue  # the demo ran before
+        approval = await payout_service.approve_payout(admin, runtime, payout.id)
+        if approval.approvals_remaining:
+            await payout_service.approve_payout(finance, runtime, payout.id)
+        await payout_service.mark_payout_sent(finance, runtime, payout.id)
+        await payout_service.mark_payout_paid(finance, runtime, payout.id, f"DEMO-BANK-{payout.id:04d}")

@@ -587,3 +587,9 @@ async def demo_totp_secret(runtime: Runtime, email: str) -> str | None:
     if user is None or user.totp_secret_ciphertext is None:
         return None
     return runtime.data_keys.decrypt(user.totp_secret_ciphertext, purpose=TOTP_SECRET_PURPOSE)
+
+
+async def demo_user_id(email: str) -> int | None:
+    """The id of a demo user, for the demo's own approvals: demo data only."""
+    user = await User.filter(email=email.strip().lower()).first()
+    return user.id if user is not None else None

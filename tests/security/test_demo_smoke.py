@@ -82,6 +82,7 @@ def test_demo_serves_and_answers_a_two_factor_login(tmp_path: Path):
         access_token = tokens.pop("accessToken")
         assert tokens == {"__typename": "AuthTokens", "viewer": {"role": "PLATFORM_ADMIN", "mfaPassed": True}}
         _the_courier_receives_every_shipping_fee_it_carried(url, access_token)
+        _one_cycle_is_settled_and_paid(url, access_token)
     finally:
         process.terminate()
         process.wait(timeout=20)
@@ -106,3 +107,20 @@ def _the_courier_receives_every_shipping_fee_it_carried(url: str, access_token: 
             if a["role"] == "LOGISTICS" and a["partyId"] == payment["logisticsPartnerId"]
         )
         assert to_courier == Decimal(payment["shippingFee"]["amount"]), payment
+
+
+def _one_cycle_is_settled_and_paid(url: str, access_token: str) -> None:
+    """The demo shows money going out: the silk order SZ-1990 settled on 4 November and its payouts paid."""
+    statements = httpx.post(
+        url,
+        timeout=10,
+        headers={"authorization": f"Bearer {access_token}"},
+        json={
+            "query": "{ settlements(first: 10) { nodes { periodDate payoutAmount { amount } "
+            "payout { status bankReference } } } verifyLedger { ok } }"
+        },
+    ).json()["data"]
+    paid = [s for s in statements["settlements"]["nodes"] if s["periodDate"] == "2026-11-04"]
+    assert sorted(s["payoutAmount"]["amount"] for s in paid) == ["10.00", "300.00"]
+    assert all(s["payout"]["status"] == "PAID" for s in paid)
+    assert statements["verifyLedger"]["ok"]
