@@ -263,6 +263,8 @@ class LedgerCheck:
     mismatched_account_ids: list[int]
     mismatched_allocation_payment_ids: list[int]  # allocations differ from what the capture entry holds
     mismatched_total_payment_ids: list[int]  # the total differs from what the capture entry cleared
+    mismatched_release_entry_ids: list[int]  # a release entry differs from the release rows that name it
+    mismatched_settlement_ids: list[int]  # a statement's lines differ from its closing balance or their postings
 
     @property
     def ok(self) -> bool:
@@ -271,6 +273,8 @@ class LedgerCheck:
             or self.mismatched_account_ids
             or self.mismatched_allocation_payment_ids
             or self.mismatched_total_payment_ids
+            or self.mismatched_release_entry_ids
+            or self.mismatched_settlement_ids
         )
 
 
@@ -301,9 +305,37 @@ WHERE c.cleared IS NULL OR c.cleared <> pay.total_minor
 """
 
 
+# Per release entry and party: the release rows naming the entry, plus the entry's AVAILABLE posting (their
+# negation: a credit), come to zero.
+_RELEASES_AGAINST_ENTRIES = """
+SELECT DISTINCT entry_id FROM (
+  SELECT entry_id, party_id, amount_minor FROM releases
+  UNION ALL
+  SELECT p.entry_id, p.party_id, p.amount_minor
+  FROM journal_entries e JOIN postings p ON p.entry_id = e.id JOIN ledger_accounts a ON a.id = p.account_id
+  WHERE e.kind = $1 AND a.bucket = $2
+) shares
+GROUP BY entry_id, party_id
+HAVING SUM(amount_minor) <> 0
+"""
+
+# A statement's lines add up to its closing balance, and a line that takes a posting shows its exact amount.
+_STATEMENTS_AGAINST_LINES = """
+SELECT s.id FROM settlements s LEFT JOIN (
+  SELECT settlement_id, SUM(amount_minor) AS total FROM settlement_lines GROUP BY settlement_id
+) l ON l.settlement_id = s.id
+WHERE COALESCE(l.total, 0) <> s.closing_minor
+UNION
+SELECT l.settlement_id FROM settlement_lines l JOIN postings p ON p.id = l.posting_id
+WHERE l.amount_minor <> -p.amount_minor
+"""
+
+
 async def verify_ledger(principal: Principal) -> LedgerCheck:
     """Every entry sums to zero per currency; every cached balance equals the sum of its postings; every
-    payment's allocations and total agree with its capture entry. Set-based: a handful of statements."""
+    payment's allocations and total agree with its capture entry; every release entry agrees with its release
+    rows; every statement's lines add up to its closing balance and to their postings. Set-based: a handful of
+    statements."""
     require(principal, "ledger:read")
     if principal.party_kind is not PartyKind.PLATFORM:
         raise Forbidden("only platform staff verify the whole ledger")
@@ -317,6 +349,8 @@ async def verify_ledger(principal: Principal) -> LedgerCheck:
     )
     allocations = await dialect.rows(_ALLOCATIONS_AGAINST_CAPTURE, EntryKind.CAPTURE.value, Bucket.PENDING.value)
     totals = await dialect.rows(_TOTAL_AGAINST_CLEARING, EntryKind.CAPTURE.value, SystemAccount.PSP_CLEARING.value)
+    releases = await dialect.rows(_RELEASES_AGAINST_ENTRIES, EntryKind.RELEASE.value, Bucket.AVAILABLE.value)
+    statements = await dialect.rows(_STATEMENTS_AGAINST_LINES)
     counts = await dialect.rows(
         "SELECT (SELECT COUNT(*) FROM journal_entries) AS entries, (SELECT COUNT(*) FROM ledger_accounts) AS accounts, "
         "(SELECT COUNT(*) FROM payments) AS payments"
@@ -329,4 +363,6 @@ async def verify_ledger(principal: Principal) -> LedgerCheck:
         mismatched_account_ids=sorted(int(row["id"]) for row in mismatched),
         mismatched_allocation_payment_ids=sorted(int(row["payment_id"]) for row in allocations),
         mismatched_total_payment_ids=sorted(int(row["id"]) for row in totals),
+        mismatched_release_entry_ids=sorted(int(row["entry_id"]) for row in releases),
+        mismatched_settlement_ids=sorted(int(row["id"]) for row in statements),
     )

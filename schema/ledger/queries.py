@@ -72,4 +72,8 @@ class LedgerQuery:
             mismatched_total_payment_ids=[
                 relay.GlobalID("Payment", str(i)) for i in check.mismatched_total_payment_ids
             ],
+            mismatched_release_entry_ids=[
+                relay.GlobalID("JournalEntry", str(i)) for i in check.mismatched_release_entry_ids
+            ],
+            mismatched_settlement_ids=[relay.GlobalID("Settlement", str(i)) for i in check.mismatched_settlement_ids],
         )

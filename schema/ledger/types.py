@@ -116,3 +116,11 @@ class LedgerVerification:
         description="Payments whose total differs from what their capture entry put in PSP clearing in the "
         "payment's currency, or that have no capture entry."
     )
+    mismatched_release_entry_ids: list[relay.GlobalID] = strawberry.field(
+        description="Release entries whose AVAILABLE postings differ from the releases (per payment and party) "
+        "that name them (`JournalEntry` ids)."
+    )
+    mismatched_settlement_ids: list[relay.GlobalID] = strawberry.field(
+        description="Statements whose lines do not add up to their closing balance, or whose lines differ from "
+        "the postings they take (`Settlement` ids)."
+    )

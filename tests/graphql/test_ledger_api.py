@@ -41,7 +41,8 @@ async def test_a_page_of_entries_costs_the_same_statements_whatever_its_size(
 # --- verification ---------------------------------------------------------------------------------------------
 
 VERIFY = """{ verifyLedger { ok entriesChecked accountsChecked paymentsChecked unbalancedEntryIds
-  mismatchedAccountIds mismatchedAllocationPaymentIds mismatchedTotalPaymentIds } }"""
+  mismatchedAccountIds mismatchedAllocationPaymentIds mismatchedTotalPaymentIds mismatchedReleaseEntryIds
+  mismatchedSettlementIds } }"""
 
 
 async def test_verify_ledger_reports_payments_as_global_ids(finance_client, monkeypatch):
@@ -58,6 +59,8 @@ async def test_verify_ledger_reports_payments_as_global_ids(finance_client, monk
             mismatched_account_ids=[],
             mismatched_allocation_payment_ids=[41],
             mismatched_total_payment_ids=[42],
+            mismatched_release_entry_ids=[43],
+            mismatched_settlement_ids=[44],
         )
 
     monkeypatch.setattr(ledger_queries.ledger_service, "verify_ledger", tampered)
@@ -65,3 +68,5 @@ async def test_verify_ledger_reports_payments_as_global_ids(finance_client, monk
     assert not found["ok"]
     assert found["mismatchedAllocationPaymentIds"] == [str(relay.GlobalID("Payment", "41"))]
     assert found["mismatchedTotalPaymentIds"] == [str(relay.GlobalID("Payment", "42"))]
+    assert found["mismatchedReleaseEntryIds"] == [str(relay.GlobalID("JournalEntry", "43"))]
+    assert found["mismatchedSettlementIds"] == [str(relay.GlobalID("Settlement", "44"))]
