@@ -323,6 +323,10 @@ class Migration(migrations.Migration):
             },
             bases=["_AppendOnly"],
         ),
+        ops.AddIndex(
+            model_name="LedgerAccount",
+            index=Index(fields=["party_id", "bucket", "currency"]),
+        ),
         ops.AddField(
             model_name="Party",
             name="reserve_bps",
@@ -336,6 +340,10 @@ class Migration(migrations.Migration):
         ops.AddIndex(
             model_name="Posting",
             index=Index(fields=["account_id", "created_at"]),
+        ),
+        ops.AddIndex(
+            model_name="Posting",
+            index=Index(fields=["entry_id"]),
         ),
         ops.RunPython(create_triggers, drop_triggers),
     ]

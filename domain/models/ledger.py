@@ -28,6 +28,8 @@ class LedgerAccount(Model):
 
     class Meta:
         table = "ledger_accounts"
+        # Release and settlement find a chunk of parties' accounts of a bucket.
+        indexes = (("party_id", "bucket", "currency"),)
 
 
 class _AppendOnly(Model):
@@ -76,5 +78,6 @@ class Posting(_AppendOnly):
 
     class Meta:
         table = "postings"
-        # Settlement reads an account's postings up to an instant (statement windows, balances at a time).
-        indexes = (("account_id", "created_at"),)
+        # Settlement reads an account's postings up to an instant (statement windows, balances at a time), and
+        # an entry's postings (a statement's own entries; verifyLedger).
+        indexes = (("account_id", "created_at"), ("entry_id",))
