@@ -1,4 +1,4 @@
-"""The `splitledger` command: serve, demo, migrate, schema, create-user."""
+"""The `splitledger` command: serve, demo, migrate, schema, create-user, release, settle, worker."""
 
 from __future__ import annotations
 
@@ -6,10 +6,19 @@ import argparse
 import asyncio
 import getpass
 import os
+import re
 import sys
+import time
 from collections.abc import Sequence
+from datetime import datetime
+from datetime import time as time_of_day
+from typing import TYPE_CHECKING, TextIO
+from zoneinfo import ZoneInfo
 
 from api.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from domain.errors import DomainError
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
@@ -127,6 +136,118 @@ def cmd_create_user(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_release(args: argparse.Namespace, settings: Settings) -> int:
+    from api.app import runtime_from
+    from api.worker import release, release_summary
+    from domain.errors import InvalidInput
+
+    runtime = runtime_from(settings)
+    progress = ProgressPrinter(sys.stderr)
+    try:
+        outcome = asyncio.run(
+            _with_database(
+                settings,
+                lambda: release(runtime, args.as_of, chunk_parties=args.chunk_parties, progress=progress),
+            )
+        )
+    except InvalidInput as exc:
+        return _refused("release", exc)
+    print(release_summary(outcome, runtime.settlement_zone))
+    return 0
+
+
+def cmd_settle(args: argparse.Namespace, settings: Settings) -> int:
+    from api.app import runtime_from
+    from api.worker import settle, settlement_summary
+    from domain.errors import InvalidInput
+
+    runtime = runtime_from(settings)
+    progress = ProgressPrinter(sys.stderr)
+    try:
+        run = asyncio.run(
+            _with_database(
+                settings,
+                lambda: settle(
+                    runtime, args.cutoff, currency=args.currency, chunk_parties=args.chunk_parties, progress=progress
+                ),
+            )
+        )
+    except InvalidInput as exc:
+        return _refused("settle", exc)
+    print(settlement_summary(run, runtime.settlement_zone))
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from api.logs import configure_logging
+    from api.worker import Schedule, run_worker
+
+    configure_logging(settings.log_level)
+    schedule = Schedule(
+        release_every_s=args.release_every, settle_at=args.settle_at, zone=ZoneInfo(settings.settlement_time_zone)
+    )
+    try:
+        return 0 if asyncio.run(run_worker(settings, schedule, once=args.once)) else 1
+    except asyncio.CancelledError:  # a second signal abandoned the job in progress (logged)
+        return 1
+
+
+class ProgressPrinter:
+    """Prints "parties 1,500/10,000, 2,950 parties/s" to `stream` at most every `every_s` seconds, so that a short
+    run prints nothing but its summary."""
+
+    def __init__(self, stream: TextIO, *, every_s: float = 2.0) -> None:
+        self._stream = stream
+        self._every_s = every_s
+        self._started = self._printed = time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self._printed < self._every_s:
+            return
+        self._printed = now
+        rate = done / max(now - self._started, 1e-6)
+        print(f"parties {done:,}/{total:,}, {rate:,.0f} parties/s", file=self._stream, flush=True)
+
+
+# The services name the GraphQL field at fault; here the option is.
+_OPTIONS = {"asOf": "--as-of", "cutoff": "--cutoff", "currency": "--currency"}
+
+
+def _refused(command: str, exc: DomainError) -> int:
+    """Bad input: the service's message, naming the option, and status 2 (as argparse does); nothing was written."""
+    message = exc.message
+    option = _OPTIONS.get(exc.field or "")
+    if option and exc.field and message.startswith(exc.field + " "):
+        message = option + message.removeprefix(exc.field)
+    elif option:
+        message = f"{option}: {message}"
+    print(f"splitledger {command}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _instant(text: str) -> datetime:
+    # A missing offset is left to the service, whose message says what to add.
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 instant such as 2026-11-22T02:00:00+08:00"
+        ) from None
+
+
+def _time_of_day(text: str) -> time_of_day:
+    if matched := re.fullmatch(r"([01]?[0-9]|2[0-3]):([0-5][0-9])", text):
+        return time_of_day(int(matched[1]), int(matched[2]))
+    raise argparse.ArgumentTypeError(f"{text!r} is not a time of day such as 02:00 (HH:MM, 24-hour clock)")
+
+
+def _positive(text: str) -> int:
+    if re.fullmatch(r"[0-9]+", text) and int(text) > 0:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+
+
 def _describe(database_url: str) -> str:
     return database_url.split("@")[-1] if "@" in database_url else database_url
 
@@ -188,6 +309,67 @@ def build_parser() -> argparse.ArgumentParser:
     create_user.add_argument("--name", default=None, help="display name")
     create_user.add_argument("--password", default=None, help="password (at least 12 characters)")
     create_user.set_defaults(handler=cmd_create_user)
+
+    zone = "the settlement time zone (SPLITLEDGER_SETTLEMENT_TIME_ZONE)"
+    release = commands.add_parser(
+        "release",
+        help="release held funds that are due",
+        description="Move every share whose hold has ended (or whose delivery was confirmed) from PENDING to "
+        "AVAILABLE, once. Safe to run while workers run. Run `splitledger migrate` first.",
+    )
+    release.add_argument(
+        "--as-of",
+        type=_instant,
+        default=None,
+        metavar="INSTANT",
+        help="release what is due at this instant, "
+        "with its offset, e.g. 2026-11-22T02:00:00+08:00 (default now; never in the future)",
+    )
+    settle = commands.add_parser(
+        "settle",
+        help="run settlement: statements and payouts",
+        description="Write each party's statement for its period (one per party, currency and period): what was "
+        "released by the end of its T+N day, never past the cut-off, with its lines and a payout awaiting approval. "
+        "Rerunning it, or running it on several machines at once on PostgreSQL, writes nothing twice. Run "
+        "`splitledger migrate` first.",
+    )
+    settle.add_argument(
+        "--cutoff",
+        type=_instant,
+        default=None,
+        metavar="INSTANT",
+        help="the cut-off, with its offset, "
+        f"e.g. 2026-11-22T02:00:00+08:00; its local day in {zone} picks each party's period (default now; "
+        "never in the future)",
+    )
+    settle.add_argument(
+        "--currency", default=None, metavar="CODE", help="settle this currency only, e.g. CNY (default every one)"
+    )
+    for command in (release, settle):
+        # Parties per transaction; the tests use small chunks to stop a run halfway.
+        command.add_argument("--chunk-parties", type=_positive, default=None, help=argparse.SUPPRESS)
+    release.set_defaults(handler=cmd_release)
+    settle.set_defaults(handler=cmd_settle)
+
+    worker = commands.add_parser(
+        "worker",
+        help="release every few minutes and settle once a day",
+        description="Run `release` every --release-every seconds and `settle` daily at --settle-at in "
+        f"{zone}, logging each job's summary. SIGTERM or SIGINT lets the job in progress finish, then exits. "
+        "Several workers may run at once on PostgreSQL; run one on SQLite. Run `splitledger migrate` first.",
+    )
+    worker.add_argument(
+        "--release-every", type=_positive, default=300, metavar="SECONDS", help="seconds between releases (default 300)"
+    )
+    worker.add_argument(
+        "--settle-at",
+        type=_time_of_day,
+        default=time_of_day(2, 0),
+        metavar="HH:MM",
+        help=f"local time in {zone} of the daily settlement (default 02:00)",
+    )
+    worker.add_argument("--once", action="store_true", help="release, then settle, once, and exit (for cron)")
+    worker.set_defaults(handler=cmd_worker)
     return parser
 
 
