@@ -147,7 +147,8 @@ async def approve_payout(principal: Principal, runtime: Runtime, payout_id: int)
         if unpayable is not None:
             raise unpayable
         threshold = settings.payout_approval_thresholds.get(payout.currency)
-        if (threshold is None or payout.amount_minor > threshold) and payout.started_by_user_id == principal.user_id:
+        above_threshold = threshold is None or payout.amount_minor > threshold
+        if above_threshold and payout.started_by_user_id == principal.user_id:
             above = (
                 f"above the approval threshold of {Money(threshold, payout.currency).format()} {payout.currency}"
                 if threshold is not None
@@ -159,17 +160,25 @@ async def approve_payout(principal: Principal, runtime: Runtime, payout_id: int)
                 f"its settlement run must approve it",
                 field="payoutId",
             )
-        needed = 2 if _changed_recently(party, now, settings.payout_bank_change_hours) else 1
+        # Two people: after a recent bank account change, and above the threshold when no person started the run
+        # (the worker or an API key did), so that one person alone never sends a large payout.
+        unattended = above_threshold and payout.started_by_user_id is None
+        needed = 2 if unattended or _changed_recently(party, now, settings.payout_bank_change_hours) else 1
         if needed == 2 and payout.first_approved_by_user_id is None:
             payout.approvals_needed, payout.first_approved_by_user_id = 2, principal.user_id
             await payout.save(update_fields=["approvals_needed", "first_approved_by_user_id", "updated_at"])
             await _record("payout_first_approval", principal, payout, "a second person must approve it too")
             return Approval(payout, approvals_remaining=1)
         if needed == 2 and payout.first_approved_by_user_id == principal.user_id:
+            why = (
+                "it is above the approval threshold and no person started its settlement run"
+                if unattended
+                else f"the bank account of {party.name} changed within the last "
+                f"{settings.payout_bank_change_hours} hours"
+            )
             raise InvalidInput(
                 ErrorCode.SAME_PERSON,
-                f"the bank account of {party.name} changed within the last {settings.payout_bank_change_hours} hours:"
-                f" payout {payout.id} needs a second approval, by someone other than you",
+                f"payout {payout.id} needs a second approval, by someone other than you: {why}",
                 field="payoutId",
             )
         payout.approvals_needed = needed

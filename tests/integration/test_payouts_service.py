@@ -21,16 +21,19 @@ from tortoise.transactions import in_transaction
 from auth.principal import Principal
 from auth.roles import ROLE_PERMISSIONS
 from domain.errors import ErrorCode, InvalidInput, MfaRequired, NotFound
-from domain.ledger import Bucket, capture, release, settle
+from domain.ledger import Bucket, capture, settle
 from domain.models import (
+    Allocation,
     AuthEvent,
     JournalEntry,
     LedgerAccount,
     Party,
+    Payment,
     Payout,
     Settlement,
     SettlementLine,
     SettlementRun,
+    SplitRuleVersion,
 )
 from domain.parties import KycStatus, PartyKind, SettlementCycle
 from domain.services import identity, ledger, parties, payments, platform_settings, releases, settlement_runs
@@ -46,7 +49,7 @@ from domain.services.parties import (
 )
 from domain.services.platform_settings import ThresholdDraft
 from domain.services.runtime import Runtime
-from domain.settlement import LineKind
+from domain.settlement import LineKind, ReleasePolicy
 from tests.conftest import TEST_PASSWORD, payment_input, unique
 
 LONG_AGO = timedelta(days=30)  # a bank account set this long ago is no recent change
@@ -79,21 +82,65 @@ async def payee(
     return await parties.create_partner(operator, then, kind, PartnerDraft(name=unique("Payee"), bank_account=account))
 
 
-async def pending_payout(
-    runtime: Runtime, party_id: int, amount_minor: int, currency: str = "CNY", *, started_by: int | None = None
-) -> Payout:
-    """A statement's payout waiting for approval: its money captured, released and settled (AVAILABLE ->
-    SETTLING), as a settlement run leaves it."""
-    now = runtime.now()
-    async with in_transaction():
-        await ledger.post_entries(
-            [
-                capture(currency, amount_minor, {party_id: amount_minor}, memo="payout test"),
-                release(party_id, currency, amount_minor),
-                settle(party_id, currency, amount_minor),
-            ],
-            posted_at=now,
+_DEFAULT_MAKER: list[int] = []  # a platform finance user who "started" the factory's runs, made on first use
+MAKER = -1  # pending_payout's default: that user
+
+
+async def _default_maker(party_id_of_platform: int) -> int:
+    if not _DEFAULT_MAKER:
+        user = await identity.create_user_unchecked(
+            f"payouts.maker.{secrets.token_hex(4)}@test.example",
+            TEST_PASSWORD,
+            "platform_finance",
+            party_id_of_platform,
         )
+        _DEFAULT_MAKER.append(user.id)
+    return _DEFAULT_MAKER[0]
+
+
+async def pending_payout(
+    runtime: Runtime, party_id: int, amount_minor: int, currency: str = "CNY", *, started_by: int | None = MAKER
+) -> Payout:
+    """A statement's payout waiting for approval, as a settlement run leaves it: a payment whose one allocation
+    is the party's `amount_minor`, captured, released (with its release row) and settled (AVAILABLE ->
+    SETTLING), a run, a statement and the PENDING_APPROVAL payout. `started_by` is the run's starter (by
+    default a finance person of its own; None: the worker)."""
+    now = runtime.now()
+    party = await Party.get(id=party_id)
+    platform = await Party.get(kind=PartyKind.PLATFORM)
+    if started_by == MAKER:
+        started_by = await _default_maker(platform.id)
+    merchant_id = party.id if party.kind is PartyKind.MERCHANT else (await Party.filter(kind="MERCHANT").first()).id
+    default_version = await SplitRuleVersion.filter(rule__is_default=True).order_by("id").first()
+    async with in_transaction():
+        key = secrets.token_hex(8)
+        payment = await Payment.create(
+            merchant_id=merchant_id,
+            external_order_id=f"payout-test-{key}",
+            idempotency_key=key,
+            request_hash=key,
+            currency=currency,
+            goods_minor=amount_minor,
+            shipping_fee_minor=0,
+            total_minor=amount_minor,
+            channel="APP",
+            region="CN",
+            paid_at=now,
+        )
+        await Allocation.create(
+            payment_id=payment.id,
+            line_position=0,
+            party_id=party_id,
+            role="MERCHANT" if party.kind is PartyKind.MERCHANT else "PARTY",
+            currency=currency,
+            amount_minor=amount_minor,
+            rule_version_id=default_version.id,
+        )
+        await ledger.post_entries(
+            [capture(currency, amount_minor, {party_id: amount_minor}, payment_id=payment.id)], posted_at=now
+        )
+        await releases.release_due_shares([party_id], {party_id: ReleasePolicy(0)}, now, now, payment_id=payment.id)
+        await ledger.post_entries([settle(party_id, currency, amount_minor)], posted_at=now)
         run = await SettlementRun.create(
             cutoff=now, currency=currency, started_by_user_id=started_by, started_at=now, finished_at=now
         )
@@ -236,6 +283,23 @@ async def test_above_the_threshold_the_person_who_started_the_run_is_refused_and
     approval = await service.approve_payout(checker, runtime, payout.id)
     assert approval.payout.status == "APPROVED" and approval.payout.approved_by_user_id == checker.user_id
     await service.mark_payout_failed(checker, runtime, payout.id, "test over")
+
+
+async def test_above_the_threshold_a_run_no_person_started_needs_two_people(operator, runtime, people):
+    """The worker (or an API key) starts a run with no person as maker: above the threshold the first approver
+    stands in for the maker and a second person approves."""
+    _, checker, third = people
+    payout = await pending_payout(runtime, (await payee(operator, runtime)).id, 5_000_001, started_by=None)
+    first = await service.approve_payout(checker, runtime, payout.id)
+    assert (first.payout.status, first.approvals_remaining) == ("PENDING_APPROVAL", 1)
+    with pytest.raises(InvalidInput) as refused:
+        await service.approve_payout(checker, runtime, payout.id)
+    assert refused.value.code == ErrorCode.SAME_PERSON and "no person started" in refused.value.message
+    assert (await service.approve_payout(third, runtime, payout.id)).payout.status == "APPROVED"
+    small = await pending_payout(runtime, (await payee(operator, runtime)).id, 5_000_000, started_by=None)
+    assert (await service.approve_payout(checker, runtime, small.id)).payout.status == "APPROVED"
+    for done in (payout, small):
+        await service.mark_payout_failed(checker, runtime, done.id, "test over")
 
 
 async def test_in_a_currency_without_a_threshold_every_payout_needs_another_person(operator, runtime, people):
