@@ -61,17 +61,5 @@ def json_table(placeholder: str, alias: str, columns: Sequence[tuple[str, str]])
     return f"(SELECT {picked} FROM json_each({placeholder})) AS {alias}"  # noqa: S608 - our names, not input
 
 
-def among(column: str, placeholder: str) -> str:
-    """`column` is one of the ids bound at `placeholder` (pass `ids(...)`): an index on `column` serves it, and
-    PostgreSQL plans for the list's real length, where a JSON table is estimated at a hundred rows."""
-    if is_postgres():
-        return f"{column} = ANY({placeholder}::bigint[])"
-    return f"{column} IN (SELECT value FROM json_each({placeholder}))"  # noqa: S608 - our names, not input
-
-
-def ids(values: Sequence[int]) -> list[int] | str:
-    return list(values) if is_postgres() else json.dumps(list(values))
-
-
 def dumps(rows_: Sequence[dict[str, Any]]) -> str:
     return json.dumps(list(rows_), separators=(",", ":"))

@@ -152,7 +152,7 @@ JOIN {entry_ids} ON m.party_id = a.party_id AND m.currency = a.currency
 JOIN payments p ON p.id = a.payment_id
 LEFT JOIN deliveries d ON d.payment_id = a.payment_id
 WHERE (p.paid_at <= t.paid_by OR (d.confirmed_at IS NOT NULL AND d.confirmed_at <= t.confirmed_by))
-  AND ($4 = 0 OR a.payment_id = $5) AND {among_parties}
+  AND ($4 = 0 OR a.payment_id = $5)
   AND NOT EXISTS (SELECT 1 FROM releases r WHERE r.payment_id = a.payment_id AND r.party_id = a.party_id)
 GROUP BY a.payment_id, a.party_id, a.currency, d.confirmed_at, t.confirmed_by, m.entry_id
 HAVING SUM(a.amount_minor) > 0
@@ -202,7 +202,6 @@ async def release_due_shares(
         held=ReleaseReason.HOLD_PERIOD_ENDED.value,
         thresholds=dialect.json_table("$1", "t", _THRESHOLDS),
         entry_ids=dialect.json_table("$2", "m", _ENTRY_IDS),
-        among_parties=dialect.among("a.party_id", "$6"),
     )
     await dialect.rows(
         sql,
@@ -211,7 +210,6 @@ async def release_due_shares(
         dialect.instant(now),
         0 if payment_id is None else 1,
         payment_id or 0,
-        dialect.ids([row["party_id"] for row in thresholds]),
     )
     released = await dialect.rows(
         "SELECT r.entry_id, r.party_id, r.currency, SUM(r.amount_minor) AS amount, COUNT(*) AS shares "
