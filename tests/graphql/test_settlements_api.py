@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.conftest import gid, graphql_payment_input
+from tests.conftest import Api, gid, graphql_payment_input, http_client
 
 CREATE_MERCHANT = """mutation($input: CreateMerchantInput!) { createMerchant(input: $input) {
   __typename ... on CreateMerchantSuccess { merchant { id } } ... on UserError { code message field } } }"""
@@ -319,3 +319,31 @@ async def test_the_whole_flow_ends_with_the_merchant_paid_and_the_ledger_balance
     statement = (await finance.execute(STATEMENT_PAYOUT, {"party": sale["merchant"]}))["settlements"]["edges"][0]
     assert statement["node"]["payout"]["status"] == "PAID"
     assert (await finance.execute("{ verifyLedger { ok } }"))["verifyLedger"]["ok"]
+
+
+async def test_a_couriers_system_confirms_with_its_api_key_and_asks_where_its_money_is(app, client_for, world):
+    """The partner's own system, not a person: an API key with deliveries:confirm and payments:read."""
+    admin = await client_for("platform_admin")
+    operations = await client_for("platform_operations")
+    created = await admin.execute(
+        """mutation($p: ID!) { createApiKey(input: {partyId: $p, name: "courier dispatch",
+          permissions: ["deliveries:confirm", "payments:read"]}) { __typename ... on CreateApiKeySuccess { key } } }""",
+        {"p": gid("LogisticsPartner", world.logistics_a_id)},
+    )
+    key = created["createApiKey"]["key"]
+    data = graphql_payment_input(world.merchant_a_id, world.logistics_a_id) | {
+        "paidAt": (now() - timedelta(hours=3)).isoformat()
+    }
+    payment = (await operations.execute(RECORD, {"input": data}))["recordPayment"]["payment"]
+    async with http_client(app, key) as http:
+        system = Api(http)
+        confirmed = (
+            await system.execute(
+                CONFIRM, {"input": {"paymentId": payment["id"], "deliveredAt": now().isoformat(), "evidence": "pod-7"}}
+            )
+        )["confirmDelivery"]
+        assert confirmed["__typename"] == "ConfirmDeliverySuccess", confirmed
+        assert [r["amount"]["amount"] for r in confirmed["releases"]] == ["8.00"]
+        window = {"from": (now() - timedelta(days=1)).isoformat(), "to": (now() + timedelta(minutes=1)).isoformat()}
+        shares = (await system.execute(SHARES, window))["myShares"]
+        assert any(s["state"] == "AVAILABLE" and s["count"] >= 1 for s in shares), shares

@@ -7,6 +7,8 @@ scenario, per party and currency:
 - each statement's lines add up to its closing balance, and its opening is the previous statement's closing;
 - the AVAILABLE balance is the last closing balance plus what reached AVAILABLE after it (not yet settled);
 - the RESERVE balance is the reserves held and not yet released;
+- at each statement's instant, the balances summed from the postings show its payouts in SETTLING and its
+  reserves in RESERVE, as the statements up to it say;
 - running release and settlement again at the same instant writes nothing; verifyLedger is clean.
 """
 
@@ -23,7 +25,7 @@ from domain.ledger import Bucket
 from domain.models import Allocation, Posting, Settlement, SettlementLine
 from domain.parties import KycStatus, PartyKind
 from domain.payments import LineItemInput
-from domain.services import deliveries, ledger, parties, payments, releases, settlement_runs
+from domain.services import deliveries, ledger, parties, payments, releases, settlement_reads, settlement_runs
 from domain.services.parties import MerchantDraft, PartnerDraft, SettlementProfileDraft
 from domain.settlement import LineKind
 from tests.conftest import operator_principal, payment_input, unique
@@ -164,13 +166,22 @@ async def _check_party(operator, party_id: int) -> None:
     assert allocated == in_escrow + paid_out
     assert held.get(Bucket.SETTLING, 0) == paid_out
 
-    previous_closing = 0
+    previous_closing = paid_so_far = reserved_so_far = 0
     for statement in statements:
         lines = await SettlementLine.filter(settlement_id=statement.id)
         assert statement.opening_minor == previous_closing
         assert sum(line.amount_minor for line in lines) == statement.closing_minor
         assert statement.payout_minor == -sum(line.amount_minor for line in lines if line.kind == LineKind.PAYOUT)
         previous_closing = statement.closing_minor
+        # The ledger at the statement's instant agrees with the statements up to it.
+        paid_so_far += statement.payout_minor
+        reserved_so_far += statement.reserve_held_minor - statement.reserve_released_minor
+        then = {
+            b.bucket: b.amount_minor
+            for b in await settlement_reads.balances_at(operator, party_id, statement.created_at)
+        }
+        assert then.get(Bucket.SETTLING, 0) == paid_so_far
+        assert then.get(Bucket.RESERVE, 0) == reserved_so_far
 
     taken = set(
         await SettlementLine.filter(party_id=party_id).exclude(posting_id=None).values_list("posting_id", flat=True)
