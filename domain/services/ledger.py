@@ -263,7 +263,7 @@ class LedgerCheck:
     mismatched_account_ids: list[int]
     mismatched_allocation_payment_ids: list[int]  # allocations differ from what the capture entry holds
     mismatched_total_payment_ids: list[int]  # the total differs from what the capture entry cleared
-    mismatched_release_entry_ids: list[int]  # a release entry differs from the release rows that name it
+    mismatched_release_entry_ids: list[int]  # release rows differ from the release entry they name
     mismatched_settlement_ids: list[int]  # a statement's lines differ from its closing balance or their postings
 
     @property
@@ -305,15 +305,16 @@ WHERE c.cleared IS NULL OR c.cleared <> pay.total_minor
 """
 
 
-# Per release entry and party: the release rows naming the entry, plus the entry's AVAILABLE posting (their
-# negation: a credit), come to zero.
+# Per entry named by release rows, and party: the rows, plus the entry's AVAILABLE posting of a release (their
+# negation: a credit), come to zero; rows naming an entry that released nothing are listed too. (A release entry
+# that no row names is the ledger engine's own business, as its tests post them: not checked here.)
 _RELEASES_AGAINST_ENTRIES = """
 SELECT DISTINCT entry_id FROM (
   SELECT entry_id, party_id, amount_minor FROM releases
   UNION ALL
   SELECT p.entry_id, p.party_id, p.amount_minor
   FROM journal_entries e JOIN postings p ON p.entry_id = e.id JOIN ledger_accounts a ON a.id = p.account_id
-  WHERE e.kind = $1 AND a.bucket = $2
+  WHERE e.kind = $1 AND a.bucket = $2 AND e.id IN (SELECT entry_id FROM releases)
 ) shares
 GROUP BY entry_id, party_id
 HAVING SUM(amount_minor) <> 0

@@ -247,13 +247,13 @@ async def test_the_ledger_verification_lists_global_ids(finance_client, monkeypa
     from domain.services import ledger
 
     async def broken_ledger(principal):
-        return ledger.LedgerCheck(1, 1, 1, [11], [12], [13], [14])
+        return ledger.LedgerCheck(1, 1, 1, [11], [12], [13], [14], [15], [16])
 
     monkeypatch.setattr(ledger, "verify_ledger", broken_ledger)
     check = (
         await finance_client.execute(
             "{ verifyLedger { ok unbalancedEntryIds mismatchedAccountIds mismatchedAllocationPaymentIds "
-            "mismatchedTotalPaymentIds } }"
+            "mismatchedTotalPaymentIds mismatchedReleaseEntryIds mismatchedSettlementIds } }"
         )
     )["verifyLedger"]
     assert check == {
@@ -262,4 +262,6 @@ async def test_the_ledger_verification_lists_global_ids(finance_client, monkeypa
         "mismatchedAccountIds": [gid("LedgerAccount", 12)],
         "mismatchedAllocationPaymentIds": [gid("Payment", 13)],
         "mismatchedTotalPaymentIds": [gid("Payment", 14)],
+        "mismatchedReleaseEntryIds": [gid("JournalEntry", 15)],
+        "mismatchedSettlementIds": [gid("Settlement", 16)],
     }
