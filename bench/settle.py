@@ -369,12 +369,14 @@ async def generate(db: asyncpg.Connection, size: Size, as_of: datetime, rule_ver
         )
         await db.execute(
             "INSERT INTO allocations (id, payment_id, line_position, party_id, role, currency, amount_minor, "
-            "rule_version_id) "
+            "goods_minor, shipping_minor, rule_version_id) "
             f"SELECT {bases.allocations} + (k - 1) * 4 + j + 1, {bases.payments} + k, "
             "CASE WHEN j < 3 THEN j ELSE 0 END, "
             f"CASE WHEN j < 3 THEN {merchant} ELSE {courier} END, "
             "CASE WHEN j < 3 THEN 'MERCHANT' ELSE 'LOGISTICS' END, 'CNY', "
-            f"CASE WHEN j < 3 THEN {line_amount('k', 'j')} ELSE {shipping_amount('k')} END, {rule_version_id} "
+            f"CASE WHEN j < 3 THEN {line_amount('k', 'j')} ELSE {shipping_amount('k')} END, "
+            f"CASE WHEN j < 3 THEN {line_amount('k', 'j')} ELSE 0 END, "
+            f"CASE WHEN j < 3 THEN 0 ELSE {shipping_amount('k')} END, {rule_version_id} "
             f"FROM generate_series(1, {count}) AS k CROSS JOIN generate_series(0, 3) AS j ORDER BY k, j"
         )
         await db.execute(

@@ -106,9 +106,14 @@ class PaymentFacts:
 
 @dataclass(frozen=True, slots=True)
 class Share:
+    """What one party takes of one line: its part of the line's goods and of the line's shipping fee (a refund
+    reverses each basis on its own: refunding goods never touches the courier's shipping share)."""
+
     party_id: int
     role: ShareRole
     amount_minor: int
+    goods_minor: int
+    shipping_minor: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,15 +303,16 @@ class _Group:
     shipping: list[int] = field(default_factory=list)  # per line, once apportioned
     taken_goods: list[int] = field(default_factory=list)  # per line: what legs took of its goods
     taken_shipping: list[int] = field(default_factory=list)  # and of its shipping fee
-    payees: list[dict[tuple[int, ShareRole], int]] = field(default_factory=list)  # per line: leg payee -> amount
+    # Per line: leg payee -> [from goods, from shipping].
+    payees: list[dict[tuple[int, ShareRole], list[int]]] = field(default_factory=list)
     shipping_to_logistics: bool = False
 
     def take(self, index: int, party_id: int, role: ShareRole, goods: int, shipping: int) -> None:
         self.taken_goods[index] += goods
         self.taken_shipping[index] += shipping
-        payees = self.payees[index]
-        key = (party_id, role)
-        payees[key] = payees.get(key, 0) + goods + shipping
+        parts = self.payees[index].setdefault((party_id, role), [0, 0])
+        parts[0] += goods
+        parts[1] += shipping
 
 
 def _group_lines_by_rule(lines: Sequence[LineItem], facts: PaymentFacts, book: RuleBook) -> list[_Group]:
@@ -505,20 +511,31 @@ def _line_shares(group: _Group, index: int, facts: PaymentFacts) -> tuple[Share,
     goods, shipping = group.goods[index], group.shipping[index]
     taken_goods, taken_shipping = group.taken_goods[index], group.taken_shipping[index]
     ensure(0 <= taken_goods <= goods and 0 <= taken_shipping <= shipping, "legs took more than the line holds")
-    merged = group.payees[index]
+    merged = group.payees[index]  # the line is done with after this: its payees are completed in place
     shipping_left = shipping - taken_shipping
-    merchant_amount = goods - taken_goods
+    merchant_goods, merchant_shipping = goods - taken_goods, 0
     courier = facts.logistics_party_id
     if group.shipping_to_logistics and shipping_left and courier is not None:  # SHIPPING_TO_LOGISTICS
-        key = (courier, ShareRole.LOGISTICS)
-        merged[key] = merged.get(key, 0) + shipping_left
+        merged.setdefault((courier, ShareRole.LOGISTICS), [0, 0])[1] += shipping_left
     else:
-        merchant_amount += shipping_left
-    if merchant_amount:
-        key = (facts.merchant_id, ShareRole.MERCHANT)
-        merged[key] = merged.get(key, 0) + merchant_amount
-    # Legs, the logistics partner and the merchant hold goods + shipping between them, each amount >= 0.
-    return tuple([Share(party, role, amount) for (party, role), amount in sorted(merged.items()) if amount])
+        merchant_shipping = shipping_left
+    if merchant_goods or merchant_shipping:
+        parts = merged.setdefault((facts.merchant_id, ShareRole.MERCHANT), [0, 0])
+        parts[0] += merchant_goods
+        parts[1] += merchant_shipping
+    # Legs, the logistics partner and the merchant hold goods + shipping between them, each part >= 0.
+    shares = []
+    goods_held = shipping_held = 0
+    for (party, role), (goods_part, shipping_part) in sorted(merged.items()):
+        if goods_part or shipping_part:
+            shares.append(Share(party, role, goods_part + shipping_part, goods_part, shipping_part))
+            goods_held += goods_part
+            shipping_held += shipping_part
+    ensure(
+        goods_held == goods and shipping_held == shipping,
+        "a line's shares hold its goods and its shipping fee exactly, each basis on its own",
+    )
+    return tuple(shares)
 
 
 def _assemble(lines: list[LineItem], groups: list[_Group], facts: PaymentFacts, cap_bps: int) -> Split:

@@ -75,6 +75,10 @@ class Allocation(_AppendOnly):
     role = fields.CharField(max_length=16)
     currency = fields.CharField(max_length=3)
     amount_minor = fields.BigIntField()
+    # The share's parts of the line's goods and of its shipping fee (amount = goods + shipping): refunds reverse
+    # each basis on its own. Migration 0008 derived them for allocations written before.
+    goods_minor = fields.BigIntField(db_default=0)
+    shipping_minor = fields.BigIntField(db_default=0)
     rule_version: fields.ForeignKeyRelation = fields.ForeignKeyField(
         "splitledger.SplitRuleVersion", related_name="allocations", on_delete=fields.RESTRICT
     )

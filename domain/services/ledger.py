@@ -279,10 +279,13 @@ class LedgerCheck:
 
 
 # Per payment, party and currency: the allocations, plus the PENDING postings of the payment's capture entry
-# (which are their negation), must come to zero. A payment is listed once, however many parties are off.
+# (which are their negation), must come to zero; an allocation whose goods and shipping parts do not add up to
+# its amount throws its sum off by one. A payment is listed once, however many parties are off.
 _ALLOCATIONS_AGAINST_CAPTURE = """
 SELECT DISTINCT payment_id FROM (
   SELECT payment_id, party_id, currency, amount_minor FROM allocations
+  UNION ALL
+  SELECT payment_id, party_id, currency, 1 FROM allocations WHERE goods_minor + shipping_minor <> amount_minor
   UNION ALL
   SELECT e.payment_id, p.party_id, p.currency, p.amount_minor
   FROM journal_entries e JOIN postings p ON p.entry_id = e.id JOIN ledger_accounts a ON a.id = p.account_id

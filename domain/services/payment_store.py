@@ -178,6 +178,8 @@ def _allocation_rows(payment_id: int, payment: NormalizedPayment, split: Split) 
             role=share.role.value,
             currency=payment.currency,
             amount_minor=share.amount_minor,
+            goods_minor=share.goods_minor,
+            shipping_minor=share.shipping_minor,
             rule_version_id=line.rule_version_id,
         )
         for position, line in enumerate(split.lines)

@@ -194,6 +194,8 @@ async def test_bulk_create_still_inserts_allocations_and_lines(payment):
                         role=share.role,
                         currency=share.currency,
                         amount_minor=share.amount_minor,
+                        goods_minor=share.goods_minor,
+                        shipping_minor=share.shipping_minor,
                         rule_version_id=share.rule_version_id,
                     )
                     for _ in range(2)

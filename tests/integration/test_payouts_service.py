@@ -134,6 +134,8 @@ async def pending_payout(
             role="MERCHANT" if party.kind is PartyKind.MERCHANT else "PARTY",
             currency=currency,
             amount_minor=amount_minor,
+            goods_minor=amount_minor,
+            shipping_minor=0,
             rule_version_id=default_version.id,
         )
         await ledger.post_entries(
