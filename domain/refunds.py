@@ -56,24 +56,24 @@ def ensure(condition: bool, message: str) -> None:
         raise RefundInvariantViolation(message)
 
 
-class Basis(enum.StrEnum):
+class RefundBasis(enum.StrEnum):
     """Which part of a line a share or a reversal is of."""
 
     GOODS = "GOODS"
     SHIPPING = "SHIPPING"
 
 
-_BASES = (Basis.GOODS, Basis.SHIPPING)  # also the order of a line's reversals
+_BASES = (RefundBasis.GOODS, RefundBasis.SHIPPING)  # also the order of a line's reversals
 
-ShareKey = tuple[int, Basis, int, str]  # (line position, basis, party id, role)
+ShareKey = tuple[int, RefundBasis, int, str]  # (line position, basis, party id, role)
 Reversed = Mapping[ShareKey, int]  # what earlier refunds reversed of each part, in minor units
 
 
 def _normalized(key: ShareKey) -> ShareKey:
-    """The key with its basis as a Basis (stored rows may give it as text)."""
+    """The key with its basis as a RefundBasis (stored rows may give it as text)."""
     position, basis, party_id, role = key
     ensure(basis in _BASES, f"unknown basis {basis!r}")
-    return (position, Basis(basis), party_id, role)
+    return (position, RefundBasis(basis), party_id, role)
 
 
 def _order(key: ShareKey) -> tuple[int, int, int, str]:
@@ -93,8 +93,8 @@ class PartShare:
     goods_minor: int
     shipping_minor: int
 
-    def part(self, basis: Basis) -> int:
-        return self.goods_minor if basis is Basis.GOODS else self.shipping_minor
+    def part(self, basis: RefundBasis) -> int:
+        return self.goods_minor if basis is RefundBasis.GOODS else self.shipping_minor
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +120,8 @@ class LineShares:
             f"{where}: shipping shares != the line's shipping fee",
         )
 
-    def amount(self, basis: Basis) -> int:
-        return self.goods_minor if basis is Basis.GOODS else self.shipping_minor
+    def amount(self, basis: RefundBasis) -> int:
+        return self.goods_minor if basis is RefundBasis.GOODS else self.shipping_minor
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +149,7 @@ class Reversal:
     """What a refund takes back of one party's part of one line's goods or shipping fee (more than zero)."""
 
     position: int
-    basis: Basis
+    basis: RefundBasis
     party_id: int
     role: str
     amount_minor: int
@@ -180,8 +180,8 @@ class LineRefundable:
     goods_minor: int
     shipping_minor: int
 
-    def amount(self, basis: Basis) -> int:
-        return self.goods_minor if basis is Basis.GOODS else self.shipping_minor
+    def amount(self, basis: RefundBasis) -> int:
+        return self.goods_minor if basis is RefundBasis.GOODS else self.shipping_minor
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +261,7 @@ def _refundable_of(positions: tuple[int, ...], remaining: Mapping[ShareKey, int]
     for (position, basis, _party, _role), amount_minor in remaining.items():
         per_line[position][basis] += amount_minor
     lines = tuple(
-        LineRefundable(position, amounts[Basis.GOODS], amounts[Basis.SHIPPING])
+        LineRefundable(position, amounts[RefundBasis.GOODS], amounts[RefundBasis.SHIPPING])
         for position, amounts in per_line.items()
     )
     total = sum(remaining.values())
@@ -271,7 +271,7 @@ def _refundable_of(positions: tuple[int, ...], remaining: Mapping[ShareKey, int]
 
 # --- step 2: what the refund takes from each line's goods and shipping fee --------------------------------
 
-_Refunds = dict[tuple[int, Basis], int]  # (line position, basis) -> minor units to refund
+_Refunds = dict[tuple[int, RefundBasis], int]  # (line position, basis) -> minor units to refund
 
 
 def _money(amount_minor: int, currency: str | None) -> str:
@@ -316,7 +316,7 @@ def _refunds_by_amount(
             f"amount: {_money(amount_minor, currency)} is more than {allowed}",
             field="amount",
         )
-    bases = _BASES if with_shipping else (Basis.GOODS,)
+    bases = _BASES if with_shipping else (RefundBasis.GOODS,)
     pools = [(line.position, basis) for line in available.lines for basis in bases]
     weights = [line.amount(basis) for line in available.lines for basis in bases]
     refunds = dict(zip(pools, allocate(amount_minor, weights), strict=True))
@@ -340,9 +340,9 @@ def _refunds_by_items(
         refund = errors.check(partial(_item_refund, index, item, line, listed_as, include_shipping, currency))
         if refund is not None:
             goods_minor, shipping_minor = refund
-            refunds[(item.position, Basis.GOODS)] = goods_minor
+            refunds[(item.position, RefundBasis.GOODS)] = goods_minor
             if include_shipping:
-                refunds[(item.position, Basis.SHIPPING)] = shipping_minor
+                refunds[(item.position, RefundBasis.SHIPPING)] = shipping_minor
     errors.raise_any()
     return refunds
 
@@ -392,7 +392,7 @@ def _item_refund(
 
 def _cut_among_parties(refunds: _Refunds, remaining: Mapping[ShareKey, int]) -> tuple[Reversal, ...]:
     """REFUND_FROM_REMAINING_SHARES: each (line, basis) refund allocated over what is left of the parties' parts."""
-    pools: dict[tuple[int, Basis], list[ShareKey]] = {}
+    pools: dict[tuple[int, RefundBasis], list[ShareKey]] = {}
     for key in remaining:
         pools.setdefault((key[0], key[1]), []).append(key)
     reversals: list[Reversal] = []
@@ -434,7 +434,7 @@ def _check_plan(
     else:
         listed = {item.position for item in request.items}
         ensure(all(reversal.position in listed for reversal in plan.reversals), "only listed lines are refunded")
-    shipping_touched = any(reversal.basis is Basis.SHIPPING for reversal in plan.reversals)
+    shipping_touched = any(reversal.basis is RefundBasis.SHIPPING for reversal in plan.reversals)
     ensure(not shipping_touched or request.include_shipping or whole_refund, "SHIPPING_ONLY_WHEN_ASKED")
     if whole_refund:
         everything_left = {key: amount_minor for key, amount_minor in remaining.items() if amount_minor}

@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 from domain.errors import ErrorCode, InvalidFields, InvalidInput
 from domain.money import allocate
 from domain.refunds import (
-    Basis,
     ItemRefund,
     LineRefundable,
     LineShares,
     PartShare,
     Refundable,
+    RefundBasis,
     RefundInvariantViolation,
     RefundPlan,
     RefundRequest,
@@ -28,7 +28,7 @@ from tests.python_dash_o import run_with_asserts_stripped
 
 PLATFORM, MERCHANT, COURIER, SUPPLIER, OTHER_SUPPLIER = 1, 2, 3, 4, 5
 ROLE_OF = {PLATFORM: "PLATFORM", MERCHANT: "MERCHANT", COURIER: "LOGISTICS", SUPPLIER: "PARTY", OTHER_SUPPLIER: "PARTY"}
-GOODS, SHIPPING = Basis.GOODS, Basis.SHIPPING
+GOODS, SHIPPING = RefundBasis.GOODS, RefundBasis.SHIPPING
 
 
 def line(position: int, goods: dict[int, int], shipping: dict[int, int] | None = None) -> LineShares:
@@ -43,8 +43,8 @@ def line(position: int, goods: dict[int, int], shipping: dict[int, int] | None =
     )
 
 
-def by_party(plan: RefundPlan) -> dict[tuple[int, Basis], int]:
-    totals: dict[tuple[int, Basis], int] = {}
+def by_party(plan: RefundPlan) -> dict[tuple[int, RefundBasis], int]:
+    totals: dict[tuple[int, RefundBasis], int] = {}
     for reversal in plan.reversals:
         totals[(reversal.party_id, reversal.basis)] = totals.get((reversal.party_id, reversal.basis), 0) + (
             reversal.amount_minor
@@ -475,7 +475,7 @@ def test_any_series_of_refunds_that_empties_the_payment_reverses_every_share_exa
     assert refundable(lines, reversed_minor).total_minor == 0
     for entry in lines:
         for share in entry.shares:
-            for basis in Basis:
+            for basis in RefundBasis:
                 assert reversed_minor.get((entry.position, basis, share.party_id, share.role), 0) == share.part(basis)
 
 
