@@ -193,6 +193,14 @@ READ_RULES["Delivery"] = {
     _MERCHANT: _deliveries_of_readable_payments,
     _LOGISTICS: _deliveries_of_readable_payments,
 }
+# A refund is the merchant's (it gives the buyer its money back); the partner that carried the payment sees
+# the refund too, and every party its own reversals.
+READ_RULES["Refund"] = {
+    _PLATFORM: _everything,
+    _MERCHANT: lambda p, _: {"merchant_id": p.party_id},
+    _LOGISTICS: lambda p, _: {"payment__logistics_party_id": p.party_id},
+}
+READ_RULES["RefundReversal"] = READ_RULES["Allocation"]
 # Runs and payout batches are the platform's own operations.
 READ_RULES["SettlementRun"] = {_PLATFORM: _everything}
 READ_RULES["PayoutBatch"] = {_PLATFORM: _everything}
@@ -229,6 +237,8 @@ WRITE_RULES: dict[str, dict[PartyKind, Rule]] = {
     },
     "SplitRule": {_PLATFORM: _everything},
     "Payout": {_PLATFORM: _everything},
+    # Refunding: the platform any payment, a merchant its own (the permission decides whether at all).
+    "Payment": {_PLATFORM: _everything, _MERCHANT: lambda p, _: {"merchant_id": p.party_id}},
     "SettlementRun": {_PLATFORM: _everything},
     "PayoutBatch": {_PLATFORM: _everything},
 }

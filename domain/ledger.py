@@ -49,6 +49,7 @@ class EntryKind(enum.StrEnum):
     PAYOUT_SENT = "payout_sent"
     PAYOUT_PAID = "payout_paid"
     PAYOUT_FAILED = "payout_failed"
+    REFUND = "payment_refunded"
 
 
 def _require(condition: bool, message: str) -> None:
@@ -279,6 +280,28 @@ def fail_payout(
         PostingDraft(party_account(party_id, currency, Bucket.AVAILABLE), -amount_minor),
     )
     return JournalEntryDraft(EntryKind.PAYOUT_FAILED, postings, None, memo)
+
+
+def refund(
+    currency: str,
+    taken: Mapping[tuple[int, Bucket], int],
+    *,
+    payment_id: int | None = None,
+    memo: str | None = None,
+) -> JournalEntryDraft:
+    """Money back to the buyer: out of PSP clearing, taken from each party's buckets as `taken` says
+    ((party, bucket) -> amount; a bucket may be overdrawn: a negative AVAILABLE balance is a debt)."""
+    _require(
+        all(_is_int(amount) and amount > 0 for amount in taken.values()), f"a refund takes positive amounts: {taken}"
+    )
+    total = sum(taken.values())
+    _positive(EntryKind.REFUND, total)
+    postings = [
+        PostingDraft(party_account(party_id, currency, bucket), amount)
+        for (party_id, bucket), amount in sorted(taken.items())
+    ]
+    postings.append(PostingDraft(system_account(SystemAccount.PSP_CLEARING, currency), -total))
+    return JournalEntryDraft(EntryKind.REFUND, tuple(postings), payment_id, memo)
 
 
 def reverse(entry: JournalEntryDraft, *, reason: str) -> JournalEntryDraft:

@@ -173,6 +173,7 @@ _LINE_KIND_OF_ENTRY: dict[EntryKind, LineKind] = {
     EntryKind.SETTLE: LineKind.PAYOUT,
     EntryKind.REVERSAL: LineKind.ADJUSTMENT,
     EntryKind.PAYOUT_FAILED: LineKind.PAYOUT_RETURNED,
+    EntryKind.REFUND: LineKind.REFUND_REVERSAL,
     EntryKind.RESERVE_HELD: LineKind.RESERVE_HELD,
     EntryKind.RESERVE_RELEASED: LineKind.RESERVE_RELEASED,
 }

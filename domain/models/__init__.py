@@ -5,6 +5,7 @@ from domain.models.identity import AuthSession, MfaTicket, RecoveryCode, Refresh
 from domain.models.ledger import AppendOnlyViolation, JournalEntry, LedgerAccount, Posting
 from domain.models.party import Party
 from domain.models.payments import Allocation, Payment, PaymentLine
+from domain.models.refunds import Refund, RefundReversal
 from domain.models.rules import SplitRule, SplitRuleVersion
 from domain.models.settlement import Delivery, Payout, PayoutBatch, Release, Settlement, SettlementLine, SettlementRun
 
@@ -27,6 +28,8 @@ __all__ = [
     "Posting",
     "RecoveryCode",
     "RefreshToken",
+    "Refund",
+    "RefundReversal",
     "Release",
     "Settlement",
     "SettlementLine",

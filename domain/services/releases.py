@@ -143,7 +143,7 @@ _ENTRY_IDS = [("party_id", "bigint"), ("currency", "text"), ("entry_id", "bigint
 # due (domain.settlement.release_thresholds); the anti-join makes a share released once.
 _INSERT_RELEASES = """
 INSERT INTO releases (payment_id, party_id, currency, amount_minor, reason, released_at, entry_id)
-SELECT a.payment_id, a.party_id, a.currency, SUM(a.amount_minor),
+SELECT a.payment_id, a.party_id, a.currency, SUM(a.amount_minor) - {refunded},
   CASE WHEN d.confirmed_at IS NOT NULL AND d.confirmed_at <= t.confirmed_by THEN '{delivered}' ELSE '{held}' END,
   $3, m.entry_id
 FROM allocations a
@@ -155,8 +155,14 @@ WHERE (p.paid_at <= t.paid_by OR (d.confirmed_at IS NOT NULL AND d.confirmed_at 
   AND ($4 = 0 OR a.payment_id = $5)
   AND NOT EXISTS (SELECT 1 FROM releases r WHERE r.payment_id = a.payment_id AND r.party_id = a.party_id)
 GROUP BY a.payment_id, a.party_id, a.currency, d.confirmed_at, t.confirmed_by, m.entry_id
-HAVING SUM(a.amount_minor) > 0
+HAVING SUM(a.amount_minor) - {refunded} > 0
 """
+
+# What refunds took back of a share while it was held (every refund before its release): released is the rest.
+_REFUNDED_WHILE_HELD = (
+    "COALESCE((SELECT SUM(rr.amount_minor) FROM refund_reversals rr "
+    "WHERE rr.payment_id = a.payment_id AND rr.party_id = a.party_id), 0)"
+)
 
 
 async def release_due_shares(
@@ -202,6 +208,7 @@ async def release_due_shares(
         held=ReleaseReason.HOLD_PERIOD_ENDED.value,
         thresholds=dialect.json_table("$1", "t", _THRESHOLDS),
         entry_ids=dialect.json_table("$2", "m", _ENTRY_IDS),
+        refunded=_REFUNDED_WHILE_HELD,
     )
     await dialect.rows(
         sql,
