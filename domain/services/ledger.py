@@ -261,8 +261,11 @@ class LedgerCheck:
     payments_checked: int
     unbalanced_entry_ids: list[int]
     mismatched_account_ids: list[int]
-    mismatched_allocation_payment_ids: list[int]  # allocations differ from what the capture entry holds
-    mismatched_total_payment_ids: list[int]  # the total differs from what the capture entry cleared
+    # Allocations differ from what the capture entry holds, or refunds reversed more of one than it holds.
+    mismatched_allocation_payment_ids: list[int]
+    # The total differs from what the capture entry cleared, or a refund from its reversals or its entry, or
+    # the refunds from more than the total.
+    mismatched_total_payment_ids: list[int]
     mismatched_release_entry_ids: list[int]  # release rows differ from the release entry they name
     mismatched_settlement_ids: list[int]  # a statement's lines differ from its closing balance or their postings
 
@@ -280,12 +283,16 @@ class LedgerCheck:
 
 # Per payment, party and currency: the allocations, plus the PENDING postings of the payment's capture entry
 # (which are their negation), must come to zero; an allocation whose goods and shipping parts do not add up to
-# its amount throws its sum off by one. A payment is listed once, however many parties are off.
+# its amount, or that refunds reversed more of than it holds, throws its sum off by one. A payment is listed
+# once, however many parties are off.
 _ALLOCATIONS_AGAINST_CAPTURE = """
 SELECT DISTINCT payment_id FROM (
   SELECT payment_id, party_id, currency, amount_minor FROM allocations
   UNION ALL
   SELECT payment_id, party_id, currency, 1 FROM allocations WHERE goods_minor + shipping_minor <> amount_minor
+  UNION ALL
+  SELECT a.payment_id, a.party_id, a.currency, 1 FROM allocations a
+  WHERE a.amount_minor < (SELECT COALESCE(SUM(r.amount_minor), 0) FROM refund_reversals r WHERE r.allocation_id = a.id)
   UNION ALL
   SELECT e.payment_id, p.party_id, p.currency, p.amount_minor
   FROM journal_entries e JOIN postings p ON p.entry_id = e.id JOIN ledger_accounts a ON a.id = p.account_id
@@ -335,6 +342,21 @@ WHERE l.amount_minor <> -p.amount_minor
 """
 
 
+# A refund's reversals add up to its amount, its entry takes exactly that out of PSP clearing, and a payment's
+# refunds never add up to more than its total.
+_REFUNDS_AGAINST_ENTRIES = """
+SELECT f.payment_id AS id FROM refunds f LEFT JOIN (
+  SELECT refund_id, SUM(amount_minor) AS reversed FROM refund_reversals GROUP BY refund_id
+) r ON r.refund_id = f.id WHERE COALESCE(r.reversed, 0) <> f.amount_minor
+UNION
+SELECT f.payment_id FROM refunds f JOIN postings p ON p.entry_id = f.journal_entry_id
+JOIN ledger_accounts a ON a.id = p.account_id WHERE a.system = $1 AND p.amount_minor <> -f.amount_minor
+UNION
+SELECT pay.id FROM payments pay JOIN refunds f ON f.payment_id = pay.id GROUP BY pay.id, pay.total_minor
+HAVING SUM(f.amount_minor) > pay.total_minor
+"""
+
+
 async def verify_ledger(principal: Principal) -> LedgerCheck:
     """Every entry sums to zero per currency; every cached balance equals the sum of its postings; every
     payment's allocations and total agree with its capture entry; every release entry agrees with its release
@@ -353,6 +375,7 @@ async def verify_ledger(principal: Principal) -> LedgerCheck:
     )
     allocations = await dialect.rows(_ALLOCATIONS_AGAINST_CAPTURE, EntryKind.CAPTURE.value, Bucket.PENDING.value)
     totals = await dialect.rows(_TOTAL_AGAINST_CLEARING, EntryKind.CAPTURE.value, SystemAccount.PSP_CLEARING.value)
+    totals += await dialect.rows(_REFUNDS_AGAINST_ENTRIES, SystemAccount.PSP_CLEARING.value)
     releases = await dialect.rows(_RELEASES_AGAINST_ENTRIES, EntryKind.RELEASE.value, Bucket.AVAILABLE.value)
     statements = await dialect.rows(_STATEMENTS_AGAINST_LINES)
     counts = await dialect.rows(
@@ -366,7 +389,7 @@ async def verify_ledger(principal: Principal) -> LedgerCheck:
         unbalanced_entry_ids=sorted(int(row["entry_id"]) for row in unbalanced),
         mismatched_account_ids=sorted(int(row["id"]) for row in mismatched),
         mismatched_allocation_payment_ids=sorted(int(row["payment_id"]) for row in allocations),
-        mismatched_total_payment_ids=sorted(int(row["id"]) for row in totals),
+        mismatched_total_payment_ids=sorted({int(row["id"]) for row in totals}),
         mismatched_release_entry_ids=sorted(int(row["entry_id"]) for row in releases),
         mismatched_settlement_ids=sorted(int(row["id"]) for row in statements),
     )

@@ -110,11 +110,13 @@ class LedgerVerification:
     )
     mismatched_allocation_payment_ids: list[relay.GlobalID] = strawberry.field(
         description="Payments whose allocations, per party and currency, differ from what their capture entry "
-        "put in the parties' PENDING accounts (an allocation was changed, added or removed)."
+        "put in the parties' PENDING accounts (an allocation was changed, added or removed), or whose refunds "
+        "reversed more of an allocation than it holds."
     )
     mismatched_total_payment_ids: list[relay.GlobalID] = strawberry.field(
         description="Payments whose total differs from what their capture entry put in PSP clearing in the "
-        "payment's currency, or that have no capture entry."
+        "payment's currency, or that have no capture entry; or with a refund whose reversals or entry differ "
+        "from its amount, or whose refunds add up to more than the total."
     )
     mismatched_release_entry_ids: list[relay.GlobalID] = strawberry.field(
         description="Release entries whose AVAILABLE postings differ from the releases (per payment and party) "
