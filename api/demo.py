@@ -16,7 +16,16 @@ from domain.money import Money, parse_amount
 from domain.parties import KycStatus, MerchantTier, PartyKind, SettlementCycle
 from domain.payments import LineItemInput, PaymentInput
 from domain.rules import Basis, BeneficiaryKind, Computation, Conditions, Leg, RuleDraft
-from domain.services import deliveries, identity, parties, payment_reads, payments, rules, settlement_runs
+from domain.services import (
+    deliveries,
+    identity,
+    parties,
+    payment_reads,
+    payments,
+    refunds,
+    rules,
+    settlement_runs,
+)
 from domain.services import payouts as payout_service
 from domain.services.pagination import PageRequest
 from domain.services.parties import BankAccountDraft, MerchantDraft, PartnerDraft, SettlementProfileDraft
@@ -236,7 +245,22 @@ async def _demo_money_out(operator: Principal, runtime: Runtime, silk: int, cour
         operator, at(SETTLED_ORDER_SETTLED), SETTLED_ORDER_SETTLED, only_party_ids=[silk, courier]
     )
     await _demo_payouts_paid(operator, runtime)
-    today = await payment_reads.payment_by_external_id(operator, await _tea_id(operator), "WL-1001")
+    tea = await _tea_id(operator)
+    partly_refunded = await payment_reads.payment_by_external_id(operator, tea, "WL-1002")
+    if partly_refunded is not None:
+        # A partial refund of goods: the platform's 5 % and the tea house's share give back in proportion; the
+        # courier keeps its shipping fee.
+        await refunds.create_refund(
+            operator,
+            runtime,
+            refunds.RefundDraft(
+                payment_id=partly_refunded.id,
+                idempotency_key="demo-refund-WL-1002",
+                reason="one tin arrived dented",
+                amount="30.00",
+            ),
+        )
+    today = await payment_reads.payment_by_external_id(operator, tea, "WL-1001")
     if today is not None:
         await deliveries.confirm_delivery(carrier, runtime, today.id, runtime.now())
 
