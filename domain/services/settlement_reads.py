@@ -31,6 +31,7 @@ class ShareState(enum.StrEnum):
     AVAILABLE = "AVAILABLE"  # released, in no statement yet (or back from a failed payout)
     IN_SETTLEMENT = "IN_SETTLEMENT"  # in a statement whose payout is not paid yet (or carried forward)
     PAID = "PAID"  # in a statement whose payout the bank confirmed
+    REFUNDED = "REFUNDED"  # given back for refunds (counted once per payment refunded, whatever its state)
 
 
 async def list_settlements(
@@ -129,23 +130,34 @@ SELECT s.currency,
        ELSE 'IN_SETTLEMENT' END AS state,
   COUNT(*) AS shares, SUM(s.amount) AS amount
 FROM (
-  SELECT a.payment_id, a.currency, SUM(a.amount_minor) AS amount
+  SELECT a.payment_id, a.currency, SUM(a.amount_minor) - COALESCE((SELECT SUM(rr.amount_minor)
+    FROM refund_reversals rr WHERE rr.payment_id = a.payment_id AND rr.party_id = a.party_id), 0) AS amount
   FROM allocations a JOIN payments p ON p.id = a.payment_id
   WHERE a.party_id = $1 AND p.paid_at >= $2 AND p.paid_at < $3
-  GROUP BY a.payment_id, a.currency
-  HAVING SUM(a.amount_minor) > 0
+  GROUP BY a.payment_id, a.party_id, a.currency
 ) s
 LEFT JOIN releases r ON r.payment_id = s.payment_id AND r.party_id = $4
 LEFT JOIN postings po ON po.entry_id = r.entry_id AND po.party_id = $5 AND po.amount_minor < 0
 LEFT JOIN settlement_lines l ON l.posting_id = po.id
 LEFT JOIN payouts pay ON pay.settlement_id = l.settlement_id
+WHERE s.amount > 0
 GROUP BY s.currency, state
 ORDER BY s.currency, state
 """
 
+# What refunds took back of the party's shares of the payments paid in the range.
+_REFUNDED = """
+SELECT rr.currency, COUNT(DISTINCT rr.payment_id) AS shares, SUM(rr.amount_minor) AS amount
+FROM refund_reversals rr JOIN payments p ON p.id = rr.payment_id
+WHERE rr.party_id = $1 AND p.paid_at >= $2 AND p.paid_at < $3
+GROUP BY rr.currency
+ORDER BY rr.currency
+"""
+
 
 async def my_shares(principal: Principal, start: datetime, end: datetime) -> list[SharesByState]:
-    """The caller's own shares of payments paid in [start, end), by state and currency: counts and totals."""
+    """The caller's own shares of payments paid in [start, end), by state and currency: counts and totals, net of
+    refunds, and what refunds took back (REFUNDED)."""
     require(principal, "payments:read")
     for name, value in (("from", start), ("to", end)):
         if value.tzinfo is None:
@@ -160,9 +172,13 @@ async def my_shares(principal: Principal, start: datetime, end: datetime) -> lis
     # The caller's own party, through scoping like every read: an API key or a user of a party sees its own.
     if party_id is None or not await readable(principal, Party).filter(id=party_id).exists():
         raise NotFound("party")
-    rows = await dialect.rows(_SHARES, party_id, dialect.instant(start), dialect.instant(end), party_id, party_id)
+    since, until = dialect.instant(start), dialect.instant(end)
+    rows = await dialect.rows(_SHARES, party_id, since, until, party_id, party_id)
+    refunded = await dialect.rows(_REFUNDED, party_id, since, until)
     return [
         SharesByState(ShareState(row["state"]), row["currency"], int(row["shares"]), int(row["amount"])) for row in rows
+    ] + [
+        SharesByState(ShareState.REFUNDED, row["currency"], int(row["shares"]), int(row["amount"])) for row in refunded
     ]
 
 

@@ -38,7 +38,8 @@ ShareStateEnum = strawberry.enum(
     name="ShareState",
     description="Where a share stands. HELD: in escrow. AVAILABLE: released, in no statement yet (or back from "
     "a failed payout). IN_SETTLEMENT: in a statement whose payout is not paid yet (or carried forward). PAID: "
-    "in a statement whose payout the bank confirmed.",
+    "in a statement whose payout the bank confirmed. REFUNDED: what refunds took back of the shares (the other "
+    "states count what is left of each share after its refunds).",
 )
 
 

@@ -17,7 +17,7 @@ from domain.errors import AlreadyExists, DomainError, Forbidden, InvalidInput, N
 from domain.models import LedgerAccount, PaymentLine, Refund, RefundReversal, Release, Settlement, SettlementLine
 from domain.parties import KycStatus, PartyKind
 from domain.payments import LineItemInput
-from domain.services import deliveries, dialect, ledger, parties, payments, refunds, settlement_runs
+from domain.services import deliveries, dialect, ledger, parties, payments, refunds, settlement_reads, settlement_runs
 from domain.services.parties import MerchantDraft, PartnerDraft, SettlementProfileDraft
 from domain.settlement import LineKind
 from tests.conftest import operator_principal, payment_input, unique
@@ -227,3 +227,21 @@ async def test_verify_ledger_notices_a_refund_that_reverses_more_than_a_share_or
         await connection.execute_query(tampering.format(payment=int(payment.id)))
         check = dataclasses.asdict(await ledger.verify_ledger(operator))
         assert payment.id in check[f"mismatched_{reported}_payment_ids"], check
+
+
+async def test_my_shares_counts_what_is_left_of_each_share_and_what_refunds_took_back(sale, runtime):
+    operator, merchant, courier, payment = sale
+    await refunds.create_refund(operator, runtime, draft(payment.id, amount="50.00"))
+    as_merchant = dataclasses.replace(
+        operator, party_id=merchant.id, party_kind=PartyKind.MERCHANT, role="merchant_admin"
+    )
+    shares = await settlement_reads.my_shares(as_merchant, PAID - timedelta(days=1), PAID + timedelta(days=1))
+    by_state = {(row.state, row.currency): (row.count, row.amount_minor) for row in shares}
+    assert by_state[(settlement_reads.ShareState.HELD, "CNY")] == (1, 10000)
+    assert by_state[(settlement_reads.ShareState.REFUNDED, "CNY")] == (1, 5000)
+    await refunds.create_refund(operator, runtime, draft(payment.id, amount="108.00"))
+    as_courier = dataclasses.replace(
+        operator, party_id=courier.id, party_kind=PartyKind.LOGISTICS, role="logistics_partner"
+    )
+    courier_shares = await settlement_reads.my_shares(as_courier, PAID - timedelta(days=1), PAID + timedelta(days=1))
+    assert [(row.state, row.amount_minor) for row in courier_shares] == [(settlement_reads.ShareState.REFUNDED, 800)]
