@@ -1,9 +1,12 @@
 """Refunding payments: what each party gives back (domain/refunds.py), where its money comes from, one entry.
 
 Where a party's part comes from (WHERE_REFUNDS_TAKE_FROM): a share still held in escrow gives back from PENDING;
-a released share from AVAILABLE, then from the party's rolling reserve, and past those AVAILABLE goes negative:
-a debt its next statements deduct (a REFUND_REVERSAL line, then DEBT_CARRIED_FORWARD until paid). A release
-after a refund releases what the refund left (domain/services/releases.py).
+a released share from AVAILABLE, and past it AVAILABLE goes negative: a debt its next statements deduct (a
+REFUND_REVERSAL line, then DEBT_CARRIED_FORWARD until paid). A release after a refund releases what the refund
+left (domain/services/releases.py). The rolling reserve is not drawn on directly: each reserve hold comes back
+whole on its day (a statement line names the hold it returns), and a refund taking part of it first would make
+that return pay out money already given back. The reserve covers a debt when it comes back into AVAILABLE, on
+the statement that nets them.
 
 Exactly once and never more than captured: the payment row is locked for the whole refund, so concurrent
 refunds of one payment run one after the other and each sees what the others reversed; the (payment, key)
@@ -26,7 +29,7 @@ from tortoise.transactions import in_transaction
 from auth.principal import Principal
 from auth.scoping import readable, writable
 from domain.errors import AlreadyExists, FieldErrors, InvalidInput, NotFound
-from domain.ledger import Bucket, party_account, refund
+from domain.ledger import Bucket, refund
 from domain.models import Allocation, Payment, PaymentLine, Refund, RefundReversal, Release
 from domain.money import parse_amount
 from domain.refunds import (
@@ -41,7 +44,7 @@ from domain.refunds import (
     plan_refund,
     refundable,
 )
-from domain.services import dialect, ledger, party_locks
+from domain.services import ledger, party_locks
 from domain.services.authorization import require
 from domain.services.pagination import Page, PageRequest, fetch_page
 from domain.services.runtime import Runtime
@@ -217,29 +220,9 @@ async def _where_from(payment: Payment, by_party: dict[int, int]) -> dict[tuple[
         if party_id not in released:
             taken[(party_id, Bucket.PENDING)] = amount  # its share is still held: never more than it holds
             continue
-        held = await _held(party_id, payment.currency)
-        from_available = min(amount, max(held.get(Bucket.AVAILABLE, 0), 0))
-        from_reserve = min(amount - from_available, max(held.get(Bucket.RESERVE, 0), 0))
-        debt = amount - from_available - from_reserve  # AVAILABLE goes negative: deducted from next statements
-        if from_available + debt:
-            taken[(party_id, Bucket.AVAILABLE)] = from_available + debt
-        if from_reserve:
-            taken[(party_id, Bucket.RESERVE)] = from_reserve
+        # What AVAILABLE holds, and past it a debt (AVAILABLE negative) that the next statements deduct.
+        taken[(party_id, Bucket.AVAILABLE)] = amount
     return taken
-
-
-async def _held(party_id: int, currency: str) -> dict[Bucket, int]:
-    rows = await dialect.rows(
-        "SELECT bucket, balance_minor FROM ledger_accounts WHERE party_id = $1 AND currency = $2",
-        party_id,
-        currency,
-    )
-    return {
-        Bucket(row["bucket"]): party_account(party_id, currency, Bucket(row["bucket"])).held_minor(
-            int(row["balance_minor"])
-        )
-        for row in rows
-    }
 
 
 def _reversal_rows(

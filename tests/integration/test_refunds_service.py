@@ -245,3 +245,30 @@ async def test_my_shares_counts_what_is_left_of_each_share_and_what_refunds_took
     )
     courier_shares = await settlement_reads.my_shares(as_courier, PAID - timedelta(days=1), PAID + timedelta(days=1))
     assert [(row.state, row.amount_minor) for row in courier_shares] == [(settlement_reads.ShareState.REFUNDED, 800)]
+
+
+async def test_a_refund_after_payout_never_draws_on_a_reserve_hold_which_later_nets_the_debt(world, runtime):
+    """Regression: drawing a refund from RESERVE and then returning the hold whole paid out money already given
+    back. The hold stays whole; the refund is a debt; the statement that returns the hold nets the two."""
+    operator = operator_principal(world.platform_id)
+    terms = SettlementProfileDraft("CNY", "DAILY", 0, 0, "0", 0, reserve_bps=1000, reserve_days=2)
+    merchant = await parties.create_merchant(
+        operator,
+        runtime,
+        MerchantDraft(name=unique("Reserved"), kyc_status=KycStatus.VERIFIED, settlement_profile=terms),
+    )
+    recorded = await payments.record_payment(operator, at(runtime, PAID), payment_input(merchant.id, paid_at=PAID))
+    later = PAID + timedelta(hours=1)
+    await deliveries.confirm_delivery(operator, at(runtime, later), recorded.payment.id, later)
+    await settlement_runs.run_settlement(operator, at(runtime, later), later, only_party_ids=[merchant.id])
+    assert (await held(merchant.id))["RESERVE"] == 1580
+    refunded_at = PAID + timedelta(hours=2)
+    await refunds.create_refund(operator, at(runtime, refunded_at), draft(recorded.payment.id, amount="158.00"))
+    after = await held(merchant.id)
+    assert (after["RESERVE"], after["AVAILABLE"]) == (1580, -15800)
+    returned_at = PAID + timedelta(days=2, hours=1)
+    await settlement_runs.run_settlement(operator, at(runtime, returned_at), returned_at, only_party_ids=[merchant.id])
+    last = await Settlement.filter(party_id=merchant.id).order_by("-period_date").first()
+    assert (last.reserve_released_minor, last.payout_minor, last.closing_minor) == (1580, 0, -15800 + 1580)
+    assert (await held(merchant.id))["RESERVE"] == 0
+    assert (await ledger.verify_ledger(operator)).ok
