@@ -28,6 +28,9 @@ from schema.payments.queries import PaymentQuery
 from schema.payments.types import Payment
 from schema.payouts.mutations import PayoutMutation
 from schema.payouts.queries import PayoutQuery
+from schema.refunds.mutations import RefundMutation
+from schema.refunds.queries import RefundQuery
+from schema.refunds.types import Refund
 from schema.rules.mutations import RuleMutation
 from schema.rules.queries import RuleQuery
 from schema.rules.types import SplitRule
@@ -38,7 +41,17 @@ from schema.settlements.types import Settlement, SettlementRun
 
 
 @strawberry.type(description="Everything a caller can read. Each field states the permission it needs.")
-class Query(NodeQuery, AuthQuery, MerchantQuery, RuleQuery, PaymentQuery, LedgerQuery, SettlementQuery, PayoutQuery):
+class Query(
+    NodeQuery,
+    AuthQuery,
+    MerchantQuery,
+    RuleQuery,
+    PaymentQuery,
+    LedgerQuery,
+    SettlementQuery,
+    PayoutQuery,
+    RefundQuery,
+):
     pass
 
 
@@ -47,7 +60,14 @@ class Query(NodeQuery, AuthQuery, MerchantQuery, RuleQuery, PaymentQuery, Ledger
     "union of its success type and the typed errors it can meet."
 )
 class Mutation(
-    AuthMutation, AdminMutation, MerchantMutation, RuleMutation, PaymentMutation, SettlementMutation, PayoutMutation
+    AuthMutation,
+    AdminMutation,
+    MerchantMutation,
+    RuleMutation,
+    PaymentMutation,
+    SettlementMutation,
+    PayoutMutation,
+    RefundMutation,
 ):
     pass
 
@@ -117,6 +137,7 @@ def build_schema(*, production: bool = False, limits: SchemaLimits = SchemaLimit
             SplitRule,
             Settlement,
             SettlementRun,
+            Refund,
         ],
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production, relay_max_results=100),

@@ -8,7 +8,7 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from auth.principal import Principal
-from domain.services import ledger, parties, party_kinds, payment_reads, rules, settlement_reads
+from domain.services import ledger, parties, party_kinds, payment_reads, refunds, rules, settlement_reads
 
 
 class Loaders:
@@ -23,6 +23,10 @@ class Loaders:
         self.releases: DataLoader[int, list[Any]] = DataLoader(load_fn=self._grouped(settlement_reads.releases_of))
         self.settlement_payout: DataLoader[int, Any] = DataLoader(load_fn=self._load_settlement_payouts)
         self.deliveries: DataLoader[int, list[Any]] = DataLoader(load_fn=self._grouped(settlement_reads.deliveries_of))
+        self.payment_refunds: DataLoader[int, list[Any]] = DataLoader(
+            load_fn=self._grouped(refunds.refunds_of_payments)
+        )
+        self.refund_reversals: DataLoader[int, list[Any]] = DataLoader(load_fn=self._grouped(refunds.reversals_of))
 
     def _grouped(self, fetch):
         async def load(ids: Sequence[int]) -> list[list[Any]]:

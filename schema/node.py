@@ -14,6 +14,7 @@ from schema.merchants.types import LogisticsPartner, Merchant, Platform, Supplie
 from schema.payments.types import Payment
 from schema.payouts.types import Payout
 from schema.permissions import describe, requires
+from schema.refunds.types import Refund
 from schema.rules.types import SplitRule, SplitRuleVersion
 from schema.settlements.types import Settlement, SettlementRun
 
@@ -33,6 +34,7 @@ NODE_TYPES: dict[str, tuple[type[relay.Node], str]] = {
     "Settlement": (Settlement, "settlements:read"),
     "SettlementRun": (SettlementRun, "settlements:run"),
     "Payout": (Payout, "payouts:read"),
+    "Refund": (Refund, "refunds:read"),
 }
 
 

@@ -262,6 +262,17 @@ async def refunds_by_ids(principal: Principal, ids: Sequence[int]) -> dict[int, 
     return {row.id: row for row in await readable(principal, Refund).filter(id__in=list(ids))}
 
 
+async def refunds_of_payments(principal: Principal, payment_ids: Sequence[int]) -> dict[int, list[Refund]]:
+    """For data loaders: each payment's refunds the caller may read, newest first; none without `refunds:read`
+    (a payment's readers are not all refunds' readers)."""
+    grouped: dict[int, list[Refund]] = {payment_id: [] for payment_id in payment_ids}
+    if not principal.has("refunds:read"):
+        return grouped
+    for row in await readable(principal, Refund).filter(payment_id__in=list(payment_ids)).order_by("-id"):
+        grouped[row.payment_id].append(row)
+    return grouped
+
+
 async def reversals_of(principal: Principal, refund_ids: Sequence[int]) -> dict[int, list[RefundReversal]]:
     """For data loaders: each refund's reversals the caller may see (a party: its own)."""
     grouped: dict[int, list[RefundReversal]] = {refund_id: [] for refund_id in refund_ids}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry import relay
@@ -17,6 +17,9 @@ from schema.context import Info
 from schema.merchants.types import Party, party_from_row, party_global_id
 from schema.money import Money
 from schema.settlements.types import Delivery, Release, delivery_from_row, release_from_row
+
+if TYPE_CHECKING:
+    from schema.refunds.types import Refund, Refundable
 
 ShareRoleEnum = strawberry.enum(
     ShareRole,
@@ -45,8 +48,15 @@ def rule_version_gid(version_id: int) -> relay.GlobalID:
     return relay.GlobalID("SplitRuleVersion", str(version_id))
 
 
+def payment_line_gid(line_id: int) -> relay.GlobalID:
+    return relay.GlobalID("PaymentLine", str(line_id))
+
+
 @strawberry.type(description="A line item as recorded, with its part of the shipping fee and the rule that split it.")
 class PaymentLineItem:
+    id: relay.GlobalID = strawberry.field(
+        description="The line item (a `PaymentLine` id): what `createRefund` takes as `items[].lineItemId`."
+    )
     position: int = strawberry.field(description="Position in the payment (canonical order: sku, category, ...).")
     sku: str = strawberry.field(description="Stock keeping unit.")
     category: str = strawberry.field(description="Product category.")
@@ -135,6 +145,7 @@ class Payment(relay.Node):
         rows = await info.context.loaders.payment_lines.load(self.id)
         return [
             PaymentLineItem(
+                id=payment_line_gid(row.id),
                 position=row.position,
                 sku=row.sku,
                 category=row.category,
@@ -152,6 +163,24 @@ class Payment(relay.Node):
     )
     async def allocations(self, info: Info) -> list[Allocation]:
         return [allocation_from_row(row) for row in await info.context.loaders.allocations.load(self.id)]
+
+    @strawberry.field(
+        description="Its refunds, newest first: none unless the caller may read refunds (`refunds:read`). In each, "
+        "a party sees only its own reversals."
+    )
+    async def refunds(self, info: Info) -> list[Annotated[Refund, strawberry.lazy("schema.refunds.types")]]:
+        from schema.refunds.types import refund_from_row  # that module builds on this one
+
+        return [refund_from_row(row) for row in await info.context.loaders.payment_refunds.load(self.id)]
+
+    @strawberry.field(
+        description="What is still refundable, in total and per line item. Null unless the caller may read refunds "
+        "(`refunds:read`) and the payment's line items (a logistics partner does not see them)."
+    )
+    async def refundable(self, info: Info) -> Annotated[Refundable, strawberry.lazy("schema.refunds.types")] | None:
+        from schema.refunds.types import refundable_of_payment  # that module builds on this one
+
+        return await refundable_of_payment(info, self.id, self.currency)
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False) -> list[Any]:

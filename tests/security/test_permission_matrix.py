@@ -115,6 +115,10 @@ MATRIX: dict[str, set[str]] = {
     "markPayoutPaid": {"platform_admin", "platform_finance"},
     "markPayoutFailed": {"platform_admin", "platform_finance"},
     "exportPayoutBatch": {"platform_admin", "platform_finance"},
+    # refunds (refunds:read: every platform and merchant role; refunds:create: see auth/roles.py)
+    "refunds": PLATFORM | MERCHANT,
+    "refund": PLATFORM | MERCHANT,
+    "createRefund": {"platform_admin", "platform_finance", "platform_operations", "merchant_admin"},
 }
 
 MISSING_MERCHANT = base64.b64encode(b"Merchant:999999999").decode()
@@ -214,6 +218,11 @@ OPERATIONS: dict[str, str] = {
     "markPayoutFailed": 'mutation { markPayoutFailed(input: {payoutId: "UGF5b3V0Ojk5OTk5OTk5OQ==", reason: "r"}) '
     "{ __typename } }",
     "exportPayoutBatch": 'mutation { exportPayoutBatch(input: {idempotencyKey: ""}) { __typename } }',
+    # refunds (a refund that does not exist; a refund of a payment that does not exist, refused before writing)
+    "refunds": "{ refunds(first: 1) { edges { cursor } } }",
+    "refund": '{ refund(id: "UmVmdW5kOjk5OTk5OTk5OQ==") { id } }',
+    "createRefund": f'mutation {{ createRefund(input: {{paymentId: "{MISSING_PAYMENT}", amount: "1.00", '
+    'reason: "r", idempotencyKey: "k"}) { __typename } }',
 }
 DENIED_CODES = {"FORBIDDEN", "UNAUTHENTICATED", "MFA_REQUIRED"}
 # Logout ends the session, so it runs last for each caller.
