@@ -127,9 +127,12 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "settlements:read",
             "payouts:read",
             "deliveries:confirm",
+            "refunds:read",
         }
     ),
-    "supplier": frozenset({"parties:read", "payments:read", "ledger:read", "settlements:read", "payouts:read"}),
+    "supplier": frozenset(
+        {"parties:read", "payments:read", "ledger:read", "settlements:read", "payouts:read", "refunds:read"}
+    ),
 }
 
 # Which kind of party each role belongs to: a merchant role can never be given to a platform user.

@@ -116,8 +116,8 @@ MATRIX: dict[str, set[str]] = {
     "markPayoutFailed": {"platform_admin", "platform_finance"},
     "exportPayoutBatch": {"platform_admin", "platform_finance"},
     # refunds (refunds:read: every platform and merchant role; refunds:create: see auth/roles.py)
-    "refunds": PLATFORM | MERCHANT,
-    "refund": PLATFORM | MERCHANT,
+    "refunds": PLATFORM | MERCHANT | OTHER_PARTIES,
+    "refund": PLATFORM | MERCHANT | OTHER_PARTIES,
     "createRefund": {"platform_admin", "platform_finance", "platform_operations", "merchant_admin"},
 }
 
