@@ -243,6 +243,12 @@ WRITE_RULES: dict[str, dict[PartyKind, Rule]] = {
     "PayoutBatch": {_PLATFORM: _everything},
 }
 
+# A dispute (chargeback) is the merchant's: the hold is its money alone. Only the platform opens and resolves
+# disputes (they come from the payment provider). A logistics partner or supplier does not see them: when a lost
+# dispute is shared out, it sees the refund that reversed its part, and its reversal.
+READ_RULES["Dispute"] = {_PLATFORM: _everything, _MERCHANT: lambda p, _: {"merchant_id": p.party_id}}
+WRITE_RULES["Dispute"] = {_PLATFORM: _everything}
+
 
 def read_filter(principal: Principal, model: type[Model]) -> Q:
     return _filter(READ_RULES, principal, model)

@@ -30,6 +30,7 @@ class Bucket(enum.StrEnum):
     AVAILABLE = "AVAILABLE"  # released, not yet settled
     SETTLING = "SETTLING"  # in a payout
     RESERVE = "RESERVE"  # a rolling reserve held back from settlement
+    DISPUTED = "DISPUTED"  # held from a merchant while a buyer's chargeback is open
 
 
 class SystemAccount(enum.StrEnum):
@@ -50,6 +51,9 @@ class EntryKind(enum.StrEnum):
     PAYOUT_PAID = "payout_paid"
     PAYOUT_FAILED = "payout_failed"
     REFUND = "payment_refunded"
+    DISPUTE_OPENED = "dispute_opened"
+    DISPUTE_RELEASED = "dispute_released"
+    DISPUTE_LOST = "dispute_lost"
 
 
 def _require(condition: bool, message: str) -> None:
@@ -309,3 +313,81 @@ def reverse(entry: JournalEntryDraft, *, reason: str) -> JournalEntryDraft:
     _require(isinstance(reason, str) and bool(reason.strip()), "a reversal needs a reason")
     negated = tuple(PostingDraft(posting.account, -posting.amount_minor) for posting in entry.postings)
     return JournalEntryDraft(EntryKind.REVERSAL, negated, entry.payment_id, reason.strip())
+
+
+# --- disputes (chargebacks) ---------------------------------------------------------------------------------
+
+
+def _dispute_postings(
+    kind: EntryKind, party_id: int, currency: str, amounts: Mapping[Bucket, int], sign: int
+) -> list[PostingDraft]:
+    _require(all(_is_int(amount) and amount > 0 for amount in amounts.values()), f"{kind.value} moves positive amounts")
+    _require(Bucket.DISPUTED not in amounts, f"{kind.value} moves money between DISPUTED and other buckets")
+    _positive(kind, sum(amounts.values()))
+    return [
+        PostingDraft(party_account(party_id, currency, bucket), sign * amount)
+        for bucket, amount in sorted(amounts.items())
+    ]
+
+
+def hold_for_dispute(
+    party_id: int,
+    currency: str,
+    taken: Mapping[Bucket, int],
+    *,
+    payment_id: int | None = None,
+    memo: str | None = None,
+) -> JournalEntryDraft:
+    """A buyer disputes a payment: the disputed amount of the merchant's money moves into DISPUTED, taken from
+    its buckets as `taken` says (bucket -> amount; AVAILABLE may be overdrawn: a debt)."""
+    postings = _dispute_postings(EntryKind.DISPUTE_OPENED, party_id, currency, taken, 1)
+    held = sum(posting.amount_minor for posting in postings)
+    postings.append(PostingDraft(party_account(party_id, currency, Bucket.DISPUTED), -held))
+    return JournalEntryDraft(EntryKind.DISPUTE_OPENED, tuple(postings), payment_id, memo)
+
+
+def release_dispute_hold(
+    party_id: int,
+    currency: str,
+    returned: Mapping[Bucket, int],
+    *,
+    payment_id: int | None = None,
+    memo: str | None = None,
+) -> JournalEntryDraft:
+    """A dispute's hold, or what a lost dispute leaves of it, goes back to the merchant: DISPUTED -> its buckets
+    as `returned` says (bucket -> amount)."""
+    postings = _dispute_postings(EntryKind.DISPUTE_RELEASED, party_id, currency, returned, -1)
+    released = -sum(posting.amount_minor for posting in postings)
+    postings.insert(0, PostingDraft(party_account(party_id, currency, Bucket.DISPUTED), released))
+    return JournalEntryDraft(EntryKind.DISPUTE_RELEASED, tuple(postings), payment_id, memo)
+
+
+def lose_dispute(
+    currency: str,
+    merchant_id: int,
+    from_hold_minor: int,
+    taken: Mapping[tuple[int, Bucket], int] | None = None,
+    *,
+    payment_id: int | None = None,
+    memo: str | None = None,
+) -> JournalEntryDraft:
+    """A chargeback is lost: the money leaves through PSP clearing, `from_hold_minor` out of the merchant's
+    DISPUTED hold and the rest from other parties' buckets as `taken` says ((party, bucket) -> amount)."""
+    others = dict(taken or {})
+    _require(
+        all(_is_int(amount) and amount > 0 for amount in others.values()),
+        f"a lost dispute takes positive amounts: {others}",
+    )
+    _require(all(bucket is not Bucket.DISPUTED for _, bucket in others), "only the merchant's hold is DISPUTED")
+    _require(_is_int(from_hold_minor) and from_hold_minor >= 0, f"the hold gives zero or more, got {from_hold_minor!r}")
+    total = from_hold_minor + sum(others.values())
+    _positive(EntryKind.DISPUTE_LOST, total)
+    postings = []
+    if from_hold_minor:
+        postings.append(PostingDraft(party_account(merchant_id, currency, Bucket.DISPUTED), from_hold_minor))
+    postings += [
+        PostingDraft(party_account(party_id, currency, bucket), amount)
+        for (party_id, bucket), amount in sorted(others.items())
+    ]
+    postings.append(PostingDraft(system_account(SystemAccount.PSP_CLEARING, currency), -total))
+    return JournalEntryDraft(EntryKind.DISPUTE_LOST, tuple(postings), payment_id, memo)

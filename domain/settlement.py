@@ -165,6 +165,9 @@ class LineKind(enum.StrEnum):
     RESERVE_HELD = "RESERVE_HELD"
     RESERVE_RELEASED = "RESERVE_RELEASED"
     PAYOUT = "PAYOUT"  # the statement's own payout: AVAILABLE -> SETTLING
+    DISPUTE_HELD = "DISPUTE_HELD"  # a chargeback's hold taken from AVAILABLE
+    DISPUTE_RELEASED = "DISPUTE_RELEASED"  # a hold back to AVAILABLE: the dispute won, or what a lost one leaves
+    DISPUTE_LOST = "DISPUTE_LOST"  # a lost chargeback's part taken from a party's AVAILABLE (shared losses)
 
 
 # A ledger entry that moved a party's AVAILABLE money becomes a statement line of this kind.
@@ -176,6 +179,10 @@ _LINE_KIND_OF_ENTRY: dict[EntryKind, LineKind] = {
     EntryKind.REFUND: LineKind.REFUND_REVERSAL,
     EntryKind.RESERVE_HELD: LineKind.RESERVE_HELD,
     EntryKind.RESERVE_RELEASED: LineKind.RESERVE_RELEASED,
+    # The DISPUTED bucket itself is never on a statement: only what a dispute moves in or out of AVAILABLE.
+    EntryKind.DISPUTE_OPENED: LineKind.DISPUTE_HELD,
+    EntryKind.DISPUTE_RELEASED: LineKind.DISPUTE_RELEASED,
+    EntryKind.DISPUTE_LOST: LineKind.DISPUTE_LOST,
 }
 
 

@@ -17,6 +17,8 @@ from schema.auth.admin_mutations import AdminMutation
 from schema.auth.mutations import AuthMutation
 from schema.auth.queries import AuthQuery
 from schema.auth.types import ApiKey, User
+from schema.disputes.mutations import DisputeMutation
+from schema.disputes.queries import DisputeQuery
 from schema.extensions import ErrorCodes, RequestLimits, once_per_operation
 from schema.ledger.queries import LedgerQuery
 from schema.merchants.mutations import MerchantMutation
@@ -51,6 +53,7 @@ class Query(
     SettlementQuery,
     PayoutQuery,
     RefundQuery,
+    DisputeQuery,
 ):
     pass
 
@@ -68,6 +71,7 @@ class Mutation(
     SettlementMutation,
     PayoutMutation,
     RefundMutation,
+    DisputeMutation,
 ):
     pass
 

@@ -8,7 +8,7 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from auth.principal import Principal
-from domain.services import ledger, parties, party_kinds, payment_reads, refunds, rules, settlement_reads
+from domain.services import disputes, ledger, parties, party_kinds, payment_reads, refunds, rules, settlement_reads
 
 
 class Loaders:
@@ -27,6 +27,7 @@ class Loaders:
             load_fn=self._grouped(refunds.refunds_of_payments)
         )
         self.refund_reversals: DataLoader[int, list[Any]] = DataLoader(load_fn=self._grouped(refunds.reversals_of))
+        self.disputes: DataLoader[int, list[Any]] = DataLoader(load_fn=self._grouped(disputes.disputes_of))
 
     def _grouped(self, fetch):
         async def load(ids: Sequence[int]) -> list[list[Any]]:

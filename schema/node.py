@@ -8,6 +8,7 @@ from strawberry import relay
 from domain.errors import NotFound
 from schema.auth.types import ApiKey, User
 from schema.context import Info
+from schema.disputes.types import Dispute
 from schema.ids import is_database_id
 from schema.ledger.types import JournalEntry
 from schema.merchants.types import LogisticsPartner, Merchant, Platform, Supplier, party_database_id, party_type_name
@@ -35,6 +36,7 @@ NODE_TYPES: dict[str, tuple[type[relay.Node], str]] = {
     "SettlementRun": (SettlementRun, "settlements:run"),
     "Payout": (Payout, "payouts:read"),
     "Refund": (Refund, "refunds:read"),
+    "Dispute": (Dispute, "refunds:read"),
 }
 
 

@@ -1,6 +1,7 @@
 """Tortoise models: the tables of Splitledger. Only services use them; schema/ never does."""
 
 from domain.models.access import ApiKey, AuthEvent, PlatformSetting
+from domain.models.disputes import Dispute
 from domain.models.identity import AuthSession, MfaTicket, RecoveryCode, RefreshToken, User
 from domain.models.ledger import AppendOnlyViolation, JournalEntry, LedgerAccount, Posting
 from domain.models.party import Party
@@ -16,6 +17,7 @@ __all__ = [
     "AuthEvent",
     "AuthSession",
     "Delivery",
+    "Dispute",
     "JournalEntry",
     "LedgerAccount",
     "MfaTicket",

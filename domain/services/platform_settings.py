@@ -11,6 +11,7 @@ from functools import partial
 from tortoise.transactions import in_transaction
 
 from auth.principal import Principal
+from domain.disputes import DEFAULT_LOST_DISPUTE_BEARER, LostDisputeBearer
 from domain.errors import FieldErrors, InvalidInput
 from domain.models import AuthSession, PlatformSetting
 from domain.money import Money, normalize_currency, parse_amount
@@ -22,6 +23,7 @@ PARTY_USERS_REQUIRE_MFA = "party_users_require_mfa"
 RULES_NEED_SECOND_APPROVER = "rules_need_second_approver"
 PAYOUT_APPROVAL_THRESHOLDS = "payout_approval_thresholds"
 PAYOUT_BANK_CHANGE_HOURS = "payout_bank_change_hours"
+LOST_DISPUTE_BEARER = "lost_dispute_bearer"
 
 # Payouts above these amounts (minor units per currency) need an approver other than the person who started the
 # settlement run; a currency missing here has no threshold, so every payout in it needs another person.
@@ -40,6 +42,8 @@ class PlatformSettings:
         default_factory=lambda: dict(DEFAULT_PAYOUT_APPROVAL_THRESHOLDS)
     )
     payout_bank_change_hours: int = DEFAULT_PAYOUT_BANK_CHANGE_HOURS
+    # Who bears a lost dispute (domain/disputes.py, LOST_DISPUTE_BEARER): the merchant alone unless changed.
+    lost_dispute_bearer: LostDisputeBearer = DEFAULT_LOST_DISPUTE_BEARER
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ async def current() -> PlatformSettings:
         rules_need_second_approver=bool(rows.get(RULES_NEED_SECOND_APPROVER, False)),
         payout_approval_thresholds={str(currency): int(amount) for currency, amount in thresholds.items()},
         payout_bank_change_hours=int(rows.get(PAYOUT_BANK_CHANGE_HOURS, DEFAULT_PAYOUT_BANK_CHANGE_HOURS)),
+        lost_dispute_bearer=LostDisputeBearer(rows.get(LOST_DISPUTE_BEARER, DEFAULT_LOST_DISPUTE_BEARER)),
     )
 
 
@@ -102,6 +107,7 @@ async def update(
     rules_need_second_approver: bool | None = None,
     payout_approval_thresholds: Sequence[ThresholdDraft] | None = None,
     payout_bank_change_hours: int | None = None,
+    lost_dispute_bearer: LostDisputeBearer | None = None,
 ) -> PlatformSettings:
     """Changes settings (platform:configure, so a two-factor session); each change is an auth event. Turning
     two-factor for party users on ends every open session that did not pass two-factor login: those users
@@ -117,6 +123,7 @@ async def update(
             (RULES_NEED_SECOND_APPROVER, rules_need_second_approver),
             (PAYOUT_APPROVAL_THRESHOLDS, thresholds),
             (PAYOUT_BANK_CHANGE_HOURS, hours),
+            (LOST_DISPUTE_BEARER, None if lost_dispute_bearer is None else LostDisputeBearer(lost_dispute_bearer)),
         )
         for key, value in changes:
             if value is None:

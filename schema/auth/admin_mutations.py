@@ -16,6 +16,7 @@ from domain.services import users as user_service
 from domain.services.users import NewUser
 from schema.auth.types import ApiKey, PlatformSettings, Role, User, api_key_from_row, settings_type, user_from_row
 from schema.context import Info
+from schema.disputes.types import LostDisputeBearerEnum
 from schema.errors import DuplicateError, NotFoundError, ValidationError, user_error
 from schema.ids import required_id
 from schema.node import party_id_from_global_id
@@ -126,6 +127,9 @@ class UpdatePlatformSettingsInput:
     bank_change_second_approval_hours: int | None = strawberry.field(
         default=None,
         description="Hours (0 to 720) after a bank account change during which a payout to it needs two approvals.",
+    )
+    lost_dispute_bearer: LostDisputeBearerEnum | None = strawberry.field(
+        default=None, description="Who bears the disputes lost from now on: MERCHANT_ONLY or PROPORTIONAL."
     )
 
 
@@ -256,6 +260,7 @@ class AdminMutation:
                 if thresholds is None
                 else [platform_settings.ThresholdDraft(t.currency, t.amount) for t in thresholds],
                 payout_bank_change_hours=input.bank_change_second_approval_hours,
+                lost_dispute_bearer=input.lost_dispute_bearer,
             )
         except DomainError as exc:
             return user_error(exc)

@@ -19,6 +19,7 @@ from domain.services import api_keys as api_key_service
 from domain.services import ledger as ledger_service
 from domain.services import users as user_service
 from schema.context import Info
+from schema.disputes.types import LostDisputeBearerEnum
 from schema.errors import ErrorCodeEnum
 from schema.ledger.types import Balance, balance_from_row
 from schema.merchants.types import Party, party_from_row, party_global_id
@@ -339,6 +340,9 @@ class PlatformSettings:
         description="A payout to a bank account changed within this many hours needs two approvals by two people, "
         "whatever its amount (0: never)."
     )
+    lost_dispute_bearer: LostDisputeBearerEnum = strawberry.field(
+        description="Who bears a lost dispute (chargeback): MERCHANT_ONLY out of the box, or PROPORTIONAL."
+    )
 
 
 def settings_type(current: Any) -> PlatformSettings:
@@ -349,4 +353,5 @@ def settings_type(current: Any) -> PlatformSettings:
             Money.of(DomainMoney(amount, currency)) for currency, amount in current.payout_approval_thresholds.items()
         ],
         bank_change_second_approval_hours=current.payout_bank_change_hours,
+        lost_dispute_bearer=current.lost_dispute_bearer,
     )

@@ -14,6 +14,7 @@ from domain.money import Money as DomainMoney
 from domain.services import payment_reads
 from domain.splitting import ShareRole
 from schema.context import Info
+from schema.disputes.types import payment_disputes
 from schema.merchants.types import Party, party_from_row, party_global_id
 from schema.money import Money
 from schema.settlements.types import Delivery, Release, delivery_from_row, release_from_row
@@ -125,6 +126,7 @@ class Payment(relay.Node):
     )
     logistics_party_id: strawberry.Private[int | None]
     merchant_party_id: strawberry.Private[int]
+    disputes = payment_disputes
 
     @strawberry.field(description="The logistics partner that carries the order, if any.")
     def logistics_partner_id(self) -> relay.GlobalID | None:

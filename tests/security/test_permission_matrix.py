@@ -224,6 +224,26 @@ OPERATIONS: dict[str, str] = {
     "createRefund": f'mutation {{ createRefund(input: {{paymentId: "{MISSING_PAYMENT}", amount: "1.00", '
     'reason: "r", idempotencyKey: "k"}) { __typename } }',
 }
+# disputes: read with refunds:read (the platform every one, a merchant its own, other parties none); opened and
+# resolved by the platform's holders of refunds:create only (a merchant admin holds it, for refunds, and is refused).
+MISSING_DISPUTE = base64.b64encode(b"Dispute:999999999").decode()
+DISPUTE_READERS = PLATFORM | MERCHANT | OTHER_PARTIES
+DISPUTE_DECIDERS = {"platform_admin", "platform_finance", "platform_operations"}
+MATRIX |= {
+    "disputes": DISPUTE_READERS,
+    "dispute": DISPUTE_READERS,
+    "openDispute": DISPUTE_DECIDERS,
+    "resolveDispute": DISPUTE_DECIDERS,
+}
+OPERATIONS |= {
+    "disputes": "{ disputes(first: 1) { edges { cursor } } }",
+    "dispute": f'{{ dispute(id: "{MISSING_DISPUTE}") {{ id }} }}',
+    "openDispute": f'mutation {{ openDispute(input: {{paymentId: "{MISSING_PAYMENT}", amount: "1.00", reason: "r", '
+    'evidenceDueAt: "2030-01-01T00:00:00Z", idempotencyKey: "k"}) { __typename } }',
+    "resolveDispute": f'mutation {{ resolveDispute(input: {{disputeId: "{MISSING_DISPUTE}", outcome: WON}}) '
+    "{ __typename } }",
+}
+
 DENIED_CODES = {"FORBIDDEN", "UNAUTHENTICATED", "MFA_REQUIRED"}
 # Logout ends the session, so it runs last for each caller.
 ORDER = sorted(OPERATIONS, key=lambda name: name == "logout")

@@ -1,0 +1,1 @@
+"""Disputes (chargebacks): the type, reads, and opening and resolving them."""
