@@ -31,7 +31,7 @@ from auth.scoping import readable, writable
 from domain.errors import AlreadyExists, FieldErrors, InvalidInput, NotFound
 from domain.ledger import Bucket, refund
 from domain.models import Allocation, Payment, PaymentLine, Refund, RefundReversal, Release
-from domain.money import parse_amount
+from domain.money import Money, parse_amount
 from domain.refunds import (
     ItemRefund,
     LineShares,
@@ -44,7 +44,7 @@ from domain.refunds import (
     plan_refund,
     refundable,
 )
-from domain.services import ledger, party_locks
+from domain.services import dialect, ledger, party_locks, releases
 from domain.services.authorization import require
 from domain.services.pagination import Page, PageRequest, fetch_page
 from domain.services.runtime import Runtime
@@ -97,6 +97,7 @@ async def create_refund(principal: Principal, runtime: Runtime, draft: RefundDra
                 return _replayed(existing, digest)
             lines, reversed_so_far, allocation_ids = await _shares_of(payment.id)
             plan = plan_refund(lines, reversed_so_far, request, currency=payment.currency)
+            await _within_what_disputes_leave(payment, plan.refunded_minor)
             by_party: dict[int, int] = {}
             for reversal in plan.reversals:
                 by_party[reversal.party_id] = by_party.get(reversal.party_id, 0) + reversal.amount_minor
@@ -126,6 +127,29 @@ async def create_refund(principal: Principal, runtime: Runtime, draft: RefundDra
         winner = await Refund.get(payment_id=payment.id, idempotency_key=key)
         return _replayed(winner, digest)
     return Created(created, replayed=False)
+
+
+async def _within_what_disputes_leave(payment: Payment, refund_minor: int) -> None:
+    """NOT_TWICE: money under an open dispute, or lost to a chargeback, cannot also be refunded: the buyer would
+    get it back twice. (A loss shared out among the parties was written as a refund already: counted once.)"""
+    rows = await dialect.rows(
+        "SELECT COALESCE((SELECT SUM(d.amount_minor) FROM disputes d WHERE d.payment_id = $1 AND d.status IN "
+        "('OPEN', 'LOST')), 0) AS disputed, COALESCE((SELECT SUM(f.amount_minor) FROM refunds f WHERE "
+        "f.payment_id = $2 AND f.id NOT IN (SELECT d.refund_id FROM disputes d WHERE d.payment_id = $3 AND "
+        "d.refund_id IS NOT NULL)), 0) AS refunded",
+        payment.id,
+        payment.id,
+        payment.id,
+    )
+    disputed, refunded_minor = int(rows[0]["disputed"]), int(rows[0]["refunded"])
+    left = payment.total_minor - refunded_minor - disputed
+    if refund_minor > left:
+        raise InvalidInput(
+            "INVALID_AMOUNT",
+            f"only {Money(max(left, 0), payment.currency).format()} {payment.currency} can be refunded: "
+            f"{Money(disputed, payment.currency).format()} is under dispute or lost to a chargeback",
+            field="amount",
+        )
 
 
 def _replayed(existing: Refund, digest: str) -> Created:
@@ -218,11 +242,29 @@ async def _where_from(payment: Payment, by_party: dict[int, int]) -> dict[tuple[
     taken: dict[tuple[int, Bucket], int] = {}
     for party_id, amount in sorted(by_party.items()):
         if party_id not in released:
-            taken[(party_id, Bucket.PENDING)] = amount  # its share is still held: never more than it holds
+            # Its share is still held: from what escrow holds of it (disputes may hold part of it), the rest
+            # as a debt.
+            in_escrow = await _escrow_left(payment.id, party_id)
+            from_escrow = min(amount, in_escrow)
+            if from_escrow:
+                taken[(party_id, Bucket.PENDING)] = from_escrow
+            if amount - from_escrow:
+                taken[(party_id, Bucket.AVAILABLE)] = amount - from_escrow
             continue
         # What AVAILABLE holds, and past it a debt (AVAILABLE negative) that the next statements deduct.
         taken[(party_id, Bucket.AVAILABLE)] = amount
     return taken
+
+
+async def _escrow_left(payment_id: int, party_id: int) -> int:
+    """What PENDING holds of a party's unreleased share of a payment: what its release would release."""
+    rows = await dialect.rows(
+        f"SELECT SUM(a.amount_minor) - {releases.REFUNDED_WHILE_HELD} AS held FROM allocations a "  # noqa: S608
+        "WHERE a.payment_id = $1 AND a.party_id = $2 GROUP BY a.payment_id, a.party_id",
+        payment_id,
+        party_id,
+    )
+    return max(int(rows[0]["held"]), 0) if rows else 0
 
 
 def _reversal_rows(

@@ -158,10 +158,14 @@ GROUP BY a.payment_id, a.party_id, a.currency, d.confirmed_at, t.confirmed_by, m
 HAVING SUM(a.amount_minor) - {refunded} > 0
 """
 
-# What refunds took back of a share while it was held (every refund before its release): released is the rest.
-_REFUNDED_WHILE_HELD = (
-    "COALESCE((SELECT SUM(rr.amount_minor) FROM refund_reversals rr "
-    "WHERE rr.payment_id = a.payment_id AND rr.party_id = a.party_id), 0)"
+# What refunds took back of a share while it was held (every refund before its release), and what disputes hold
+# of it: released is the rest.
+REFUNDED_WHILE_HELD = (
+    "(COALESCE((SELECT SUM(rr.amount_minor) FROM refund_reversals rr "
+    "WHERE rr.payment_id = a.payment_id AND rr.party_id = a.party_id), 0) + "
+    # ESCROW_WITHHELD: what open disputes took of the merchant's held share, and did not give back to escrow.
+    "COALESCE((SELECT SUM(d.from_escrow_minor - d.escrow_cleared_minor) FROM disputes d "
+    "WHERE d.payment_id = a.payment_id AND d.merchant_id = a.party_id), 0))"
 )
 
 
@@ -208,7 +212,7 @@ async def release_due_shares(
         held=ReleaseReason.HOLD_PERIOD_ENDED.value,
         thresholds=dialect.json_table("$1", "t", _THRESHOLDS),
         entry_ids=dialect.json_table("$2", "m", _ENTRY_IDS),
-        refunded=_REFUNDED_WHILE_HELD,
+        refunded=REFUNDED_WHILE_HELD,
     )
     await dialect.rows(
         sql,

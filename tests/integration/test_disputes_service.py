@@ -35,6 +35,7 @@ from domain.services import (
     parties,
     payments,
     platform_settings,
+    refunds,
     rules,
     settlement_runs,
 )
@@ -330,11 +331,6 @@ async def test_the_database_refuses_to_change_what_was_disputed_or_a_resolved_di
     assert (await Dispute.get(id=opened.dispute.id)).status == "WON"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="domain/services/releases.py does not yet withhold what a dispute took from escrow (ESCROW_WITHHELD): "
-    "it releases the whole share, more than PENDING holds. Remove this mark with that change.",
-)
 async def test_a_share_released_while_a_dispute_holds_part_of_its_escrow_releases_only_the_rest(sale, runtime):
     operator, merchant, _courier, payment = sale
     await disputes.open_dispute(operator, runtime, draft(payment.id, "50.00"))
@@ -345,11 +341,6 @@ async def test_a_share_released_while_a_dispute_holds_part_of_its_escrow_release
     await clean(operator)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="domain/services/releases.py does not yet withhold what a dispute took from escrow (ESCROW_WITHHELD). "
-    "Remove this mark with that change.",
-)
 async def test_a_loss_shared_out_while_another_dispute_holds_the_escrow_leaves_the_release_exact(sale, runtime, world):
     """Two disputes of one held share: the merchant's part of the shared loss (49.55) is more than the escrow the
     lost dispute held (35.00); what the release later releases is still exactly what escrow holds."""
@@ -405,3 +396,22 @@ async def test_concurrent_disputes_of_one_payment_never_add_up_to_more_than_it(w
     assert (await held(merchant.id))["DISPUTED"] == 10000
     await won_if_open(operator, runtime, recorded.payment.id)
     await clean(operator)
+
+
+async def test_money_under_dispute_cannot_also_be_refunded(sale, runtime):
+    """NOT_TWICE: the buyer gets disputed money back through the chargeback, never through a refund as well."""
+    operator, merchant, _courier, payment = sale
+    await disputes.open_dispute(operator, runtime, draft(payment.id, "100.00"))
+    refund_draft = refunds.RefundDraft(payment_id=payment.id, idempotency_key=secrets.token_hex(6), reason="x")
+    with pytest.raises(InvalidInput) as refused:
+        await refunds.create_refund(operator, runtime, dataclasses.replace(refund_draft, amount="58.01"))
+    assert (refused.value.code, refused.value.field) == ("INVALID_AMOUNT", "amount")
+    assert "100.00 is under dispute" in refused.value.message
+    done = await refunds.create_refund(operator, runtime, dataclasses.replace(refund_draft, amount="58.00"))
+    assert done.refund.amount_minor == 5800
+    # The merchant's share is 135.00 (the platform takes 10 %); the dispute holds 100.00 of it, so escrow holds
+    # 35.00. The refund takes the merchant's 52.20 of the 58.00: 35.00 from escrow, 17.20 as a debt, never
+    # driving escrow below zero.
+    balances = await held(merchant.id)
+    assert (balances["PENDING"], balances["AVAILABLE"]) == (0, -1720)
+    assert (await ledger.verify_ledger(operator)).ok
