@@ -20,13 +20,17 @@ BucketEnum = strawberry.enum(
     Bucket,
     name="LedgerBucket",
     description="Where a party's money stands: PENDING (held in escrow until delivery or the hold period ends), "
-    "AVAILABLE (released, not yet settled) or SETTLING (in a payout).",
+    "AVAILABLE (released, not yet settled; negative: a debt its next statements deduct), SETTLING (in a payout), "
+    "RESERVE (a rolling reserve held back from settlement) or DISPUTED (held for an open dispute).",
 )
 EntryKindEnum = strawberry.enum(
     EntryKind,
     name="JournalEntryKind",
     description="What a journal entry did: CAPTURE (a payment came in and was split), RELEASE (escrow released), "
-    "SETTLE (moved into a payout) or REVERSAL (a correcting entry that reverses another).",
+    "SETTLE (moved into a payout), RESERVE_HELD / RESERVE_RELEASED (the rolling reserve), PAYOUT_SENT / "
+    "PAYOUT_PAID / PAYOUT_FAILED (a payout on its way, confirmed, or returned to AVAILABLE), REFUND (money back "
+    "to a buyer from each party's share), DISPUTE_OPENED / DISPUTE_RELEASED / DISPUTE_LOST (a chargeback held, "
+    "won, lost) or REVERSAL (a correcting entry that reverses another).",
 )
 
 

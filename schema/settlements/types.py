@@ -31,7 +31,8 @@ LineKindEnum = strawberry.enum(
     "back for a refund after release. ADJUSTMENT: a correction. PAYOUT_RETURNED: a failed payout's money back. "
     "RESERVE_HELD / RESERVE_RELEASED: the rolling reserve. BALANCE_CARRIED_FORWARD / DEBT_CARRIED_FORWARD: the "
     "last statement's closing balance, positive (below the minimum) or negative (a debt). PAYOUT: this "
-    "statement's payout (negative: it leaves the balance).",
+    "statement's payout (negative: it leaves the balance). DISPUTE_HELD / DISPUTE_RELEASED / DISPUTE_LOST: money "
+    "of the balance held for a dispute, given back when it was won, or lost to a chargeback.",
 )
 ShareStateEnum = strawberry.enum(
     settlement_reads.ShareState,
