@@ -206,7 +206,7 @@ def test_a_search_finds_series_of_refunds_the_cumulative_method_would_reverse_be
     shares, refunds = find(
         series,
         lambda case: any(part < 0 for step in cumulative_reversals(*case) for part in step),
-        settings=settings(max_examples=2_000, database=None),
+        settings=settings(max_examples=2_000, database=None, derandomize=True),
     )
 
     assert any(part < 0 for step in cumulative_reversals(shares, refunds) for part in step)
