@@ -260,7 +260,7 @@ class LedgerCheck:
     accounts_checked: int
     payments_checked: int
     unbalanced_entry_ids: list[int]
-    mismatched_account_ids: list[int]
+    mismatched_account_ids: list[int]  # a cached balance differs from its postings, or DISPUTED from open disputes
     # Allocations differ from what the capture entry holds, or refunds reversed more of one than it holds.
     mismatched_allocation_payment_ids: list[int]
     # The total differs from what the capture entry cleared, or a refund from its reversals or its entry, or
@@ -357,6 +357,16 @@ HAVING SUM(f.amount_minor) > pay.total_minor
 """
 
 
+# A merchant's DISPUTED account holds exactly the amounts of its open disputes, per currency.
+_DISPUTED_AGAINST_OPEN_DISPUTES = """
+SELECT a.id FROM ledger_accounts a LEFT JOIN (
+  SELECT merchant_id, currency, SUM(amount_minor) AS held FROM disputes WHERE status = 'OPEN'
+  GROUP BY merchant_id, currency
+) d ON d.merchant_id = a.party_id AND d.currency = a.currency
+WHERE a.bucket = $1 AND -a.balance_minor <> COALESCE(d.held, 0)
+"""
+
+
 async def verify_ledger(principal: Principal) -> LedgerCheck:
     """Every entry sums to zero per currency; every cached balance equals the sum of its postings; every
     payment's allocations and total agree with its capture entry; every release entry agrees with its release
@@ -373,6 +383,7 @@ async def verify_ledger(principal: Principal) -> LedgerCheck:
         "FROM postings GROUP BY account_id) p ON p.account_id = a.id "
         "WHERE a.balance_minor <> COALESCE(p.total, 0)"
     )
+    mismatched += await dialect.rows(_DISPUTED_AGAINST_OPEN_DISPUTES, Bucket.DISPUTED.value)
     allocations = await dialect.rows(_ALLOCATIONS_AGAINST_CAPTURE, EntryKind.CAPTURE.value, Bucket.PENDING.value)
     totals = await dialect.rows(_TOTAL_AGAINST_CLEARING, EntryKind.CAPTURE.value, SystemAccount.PSP_CLEARING.value)
     totals += await dialect.rows(_REFUNDS_AGAINST_ENTRIES, SystemAccount.PSP_CLEARING.value)
@@ -387,7 +398,7 @@ async def verify_ledger(principal: Principal) -> LedgerCheck:
         accounts_checked=int(counts[0]["accounts"]),
         payments_checked=int(counts[0]["payments"]),
         unbalanced_entry_ids=sorted(int(row["entry_id"]) for row in unbalanced),
-        mismatched_account_ids=sorted(int(row["id"]) for row in mismatched),
+        mismatched_account_ids=sorted({int(row["id"]) for row in mismatched}),
         mismatched_allocation_payment_ids=sorted(int(row["payment_id"]) for row in allocations),
         mismatched_total_payment_ids=sorted({int(row["id"]) for row in totals}),
         mismatched_release_entry_ids=sorted(int(row["entry_id"]) for row in releases),

@@ -109,8 +109,9 @@ class LedgerVerification:
         description="Entries that do not sum to zero (`JournalEntry` ids)."
     )
     mismatched_account_ids: list[relay.GlobalID] = strawberry.field(
-        description="Accounts whose cached balance differs from their postings (`LedgerAccount` ids; accounts are "
-        "named by their key in postings and are not nodes)."
+        description="Accounts whose cached balance differs from their postings, or a merchant's DISPUTED account "
+        "that holds other than the amounts of its open disputes (`LedgerAccount` ids; accounts are named by their "
+        "key in postings and are not nodes)."
     )
     mismatched_allocation_payment_ids: list[relay.GlobalID] = strawberry.field(
         description="Payments whose allocations, per party and currency, differ from what their capture entry "

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import importlib
 import secrets
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from tortoise.transactions import in_transaction
 
 from domain.disputes import LostDisputeBearer
 from domain.errors import AlreadyExists, DomainError, Forbidden, InvalidInput, NotFound
@@ -30,6 +32,7 @@ from domain.payments import LineItemInput
 from domain.rules import Basis, BeneficiaryKind, Computation, Conditions, Leg, RuleDraft
 from domain.services import (
     deliveries,
+    dialect,
     disputes,
     ledger,
     parties,
@@ -415,3 +418,31 @@ async def test_money_under_dispute_cannot_also_be_refunded(sale, runtime):
     balances = await held(merchant.id)
     assert (balances["PENDING"], balances["AVAILABLE"]) == (0, -1720)
     assert (await ledger.verify_ledger(operator)).ok
+
+
+DISPUTES_MIGRATION = importlib.import_module("migrations.0010_disputes")
+
+
+class _RolledBack(Exception):
+    pass
+
+
+async def test_verify_ledger_notices_a_disputed_account_that_differs_from_the_open_disputes(sale, runtime):
+    operator, _merchant, _courier, payment = sale
+    await disputes.open_dispute(operator, runtime, draft(payment.id, "20.00"))
+    assert (await ledger.verify_ledger(operator)).ok
+    try:
+        async with in_transaction() as connection:
+            if dialect.is_postgres():
+                await connection.execute_query("SET LOCAL session_replication_role = replica")
+            else:
+                for statement in DISPUTES_MIGRATION.SQLITE_REVERSE.strip().splitlines():
+                    await connection.execute_query(statement)
+            await connection.execute_query(
+                f"UPDATE disputes SET amount_minor = 1999 WHERE payment_id = {int(payment.id)}"
+            )
+            check = await ledger.verify_ledger(operator)
+            assert check.mismatched_account_ids, check
+            raise _RolledBack
+    except _RolledBack:
+        pass
