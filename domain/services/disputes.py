@@ -49,7 +49,7 @@ from domain.models import Allocation, Dispute, Payment, Refund, RefundReversal, 
 from domain.money import parse_amount
 from domain.parties import PartyKind
 from domain.refunds import RefundPlan, RefundRequest, plan_refund, refundable
-from domain.services import ledger, party_locks, platform_settings
+from domain.services import auth_events, ledger, party_locks, platform_settings
 from domain.services import refunds as refund_service
 from domain.services.authorization import require
 from domain.services.pagination import Page, PageRequest, fetch_page
@@ -150,6 +150,12 @@ async def open_dispute(principal: Principal, runtime: Runtime, draft: DisputeDra
                 opened_by_api_key_id=principal.api_key_id,
                 opened_at=now,
                 opened_entry_id=entry_id,
+            )
+            await auth_events.record(
+                "dispute_opened",
+                actor=principal,
+                party_id=payment.merchant_id,
+                detail=f"dispute {dispute.id} of payment {payment.id}: {amount_minor} minor units {payment.currency}",
             )
     except IntegrityError:
         # A concurrent request with the same key won: its dispute is the answer.
@@ -262,6 +268,12 @@ async def resolve_dispute(
         if dispute.status != DisputeStatus.OPEN:
             return _decided_already(dispute, decided)
         await _resolve_open(principal, runtime, payment, dispute, decided)
+        await auth_events.record(
+            "dispute_resolved",
+            actor=principal,
+            party_id=payment.merchant_id,
+            detail=f"dispute {dispute.id} of payment {payment.id}: {decided.value}",
+        )
     return await Dispute.get(id=dispute_id)
 
 

@@ -44,7 +44,7 @@ from domain.refunds import (
     plan_refund,
     refundable,
 )
-from domain.services import dialect, ledger, party_locks, releases
+from domain.services import auth_events, dialect, ledger, party_locks, releases
 from domain.services.authorization import require
 from domain.services.pagination import Page, PageRequest, fetch_page
 from domain.services.runtime import Runtime
@@ -122,6 +122,13 @@ async def create_refund(principal: Principal, runtime: Runtime, draft: RefundDra
                 created_at=now,
             )
             await RefundReversal.bulk_create(_reversal_rows(created, payment, plan, allocation_ids))
+            await auth_events.record(
+                "refund_created",
+                actor=principal,
+                party_id=payment.merchant_id,
+                detail=f"refund {created.id} of payment {payment.id}: "
+                f"{Money(plan.refunded_minor, payment.currency).format()} {payment.currency}",
+            )
     except IntegrityError:
         # A concurrent request with the same key won: its refund is the answer.
         winner = await Refund.get(payment_id=payment.id, idempotency_key=key)

@@ -14,7 +14,16 @@ import pytest
 from tortoise.transactions import in_transaction
 
 from domain.errors import AlreadyExists, DomainError, Forbidden, InvalidInput, NotFound
-from domain.models import LedgerAccount, PaymentLine, Refund, RefundReversal, Release, Settlement, SettlementLine
+from domain.models import (
+    AuthEvent,
+    LedgerAccount,
+    PaymentLine,
+    Refund,
+    RefundReversal,
+    Release,
+    Settlement,
+    SettlementLine,
+)
 from domain.parties import KycStatus, PartyKind
 from domain.payments import LineItemInput
 from domain.services import deliveries, dialect, ledger, parties, payments, refunds, settlement_reads, settlement_runs
@@ -272,3 +281,11 @@ async def test_a_refund_after_payout_never_draws_on_a_reserve_hold_which_later_n
     assert (last.reserve_released_minor, last.payout_minor, last.closing_minor) == (1580, 0, -15800 + 1580)
     assert (await held(merchant.id))["RESERVE"] == 0
     assert (await ledger.verify_ledger(operator)).ok
+
+
+async def test_every_refund_is_on_record_with_who_made_it(sale, runtime):
+    operator, merchant, _courier, payment = sale
+    done = await refunds.create_refund(operator, runtime, draft(payment.id, amount="2.50"))
+    [event] = await AuthEvent.filter(kind="refund_created", party_id=merchant.id)
+    assert event.actor_user_id == operator.user_id or event.actor_user_id is None
+    assert f"refund {done.refund.id} of payment {payment.id}: 2.50 CNY" == event.detail
