@@ -10,7 +10,9 @@ SQLite runs one transaction at a time, so there the claim is the list itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+
+from tortoise.transactions import in_transaction
 
 from domain.services import dialect
 
@@ -31,3 +33,32 @@ async def claim(party_ids: Iterable[int], *, skip_locked: bool) -> list[int]:
 
 def chunks(ids: list[int], size: int) -> list[list[int]]:
     return [ids[start : start + size] for start in range(0, len(ids), size)]
+
+
+async def in_chunks(
+    party_ids: Iterable[int],
+    size: int,
+    work: Callable[[list[int]], Awaitable[None]],
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
+    """Runs `work` over the parties in chunks of `size`, each chunk one transaction with its parties claimed.
+    Parties another worker holds are passed over first, then waited for: one call leaves none behind, and a
+    crash loses at most the chunk in hand. `progress(done, total)` follows each chunk."""
+    ids = sorted(set(party_ids))
+    done = 0
+
+    async def run(chunk: list[int], *, skip_locked: bool) -> list[int]:
+        nonlocal done
+        async with in_transaction():
+            claimed = await claim(chunk, skip_locked=skip_locked)
+            await work(claimed)
+        done += len(claimed)
+        if progress:
+            progress(done, len(ids))
+        return sorted(set(chunk) - set(claimed))
+
+    waiting: list[int] = []
+    for chunk in chunks(ids, size):
+        waiting += await run(chunk, skip_locked=True)
+    for chunk in chunks(waiting, size):
+        await run(chunk, skip_locked=False)

@@ -14,8 +14,6 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from tortoise.transactions import in_transaction
-
 from auth.principal import Principal
 from domain.errors import InvalidInput
 from domain.ledger import Bucket, party_account, release
@@ -86,23 +84,11 @@ async def release_held_funds(
     if only_party_ids is not None:
         policies = {party_id: policy for party_id, policy in policies.items() if party_id in set(only_party_ids)}
     outcome = ReleaseOutcome(as_of=as_of, parties_considered=len(policies))
-    waiting: list[int] = []
-    done = 0
-    for chunk in party_locks.chunks(sorted(policies), chunk_parties):
-        async with in_transaction():
-            claimed = await party_locks.claim(chunk, skip_locked=True)
-            outcome.add(await release_due_shares(claimed, policies, as_of, now))
-        waiting += sorted(set(chunk) - set(claimed))
-        done += len(claimed)
-        if progress:
-            progress(done, len(policies))
-    for chunk in party_locks.chunks(waiting, chunk_parties):
-        async with in_transaction():
-            claimed = await party_locks.claim(chunk, skip_locked=False)
-            outcome.add(await release_due_shares(claimed, policies, as_of, now))
-        done += len(claimed)
-        if progress:
-            progress(done, len(policies))
+
+    async def release_chunk(claimed: list[int]) -> None:
+        outcome.add(await release_due_shares(claimed, policies, as_of, now))
+
+    await party_locks.in_chunks(policies, chunk_parties, release_chunk, progress)
     outcome.duration_ms = int((time.perf_counter() - started) * 1000)
     return outcome
 

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from tortoise.transactions import in_transaction
-
 from auth.principal import Principal
 from domain.errors import InvalidInput
 from domain.ledger import Bucket, EntryKind, JournalEntryDraft, hold_reserve, release_reserve, settle
@@ -109,24 +107,11 @@ async def run_settlement(
     unverified = [party_id for party_id, term in terms.items() if not term.settles]
     due = sorted(party_id for party_id, term in terms.items() if term.settles)
     overall = ChunkResult(totals={})
-    done = 0
 
-    async def settle_chunk(chunk: list[int], *, skip_locked: bool) -> list[int]:
-        nonlocal done
-        async with in_transaction():
-            claimed = await party_locks.claim(chunk, skip_locked=skip_locked)
-            overall.add(await _settle_chunk(principal, run.id, [terms[p] for p in claimed], now, currency))
-        done += len(claimed)
-        if progress:
-            progress(done, len(due))
-        return sorted(set(chunk) - set(claimed))
+    async def settle_chunk(claimed: list[int]) -> None:
+        overall.add(await _settle_chunk(principal, run.id, [terms[p] for p in claimed], now, currency))
 
-    # Parties another worker holds are passed over first, then waited for: one run leaves nothing due behind.
-    waiting: list[int] = []
-    for chunk in party_locks.chunks(due, chunk_parties):
-        waiting += await settle_chunk(chunk, skip_locked=True)
-    for chunk in party_locks.chunks(waiting, chunk_parties):
-        await settle_chunk(chunk, skip_locked=False)
+    await party_locks.in_chunks(due, chunk_parties, settle_chunk, progress)
     totals = overall.totals or {}
     run.parties_considered = len(terms)
     run.statements_created = overall.statements
