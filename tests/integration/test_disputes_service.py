@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib
 import secrets
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tortoise.transactions import in_transaction
 
 from domain.disputes import LostDisputeBearer
 from domain.errors import AlreadyExists, DomainError, Forbidden, InvalidInput, NotFound
@@ -32,7 +30,6 @@ from domain.payments import LineItemInput
 from domain.rules import Basis, BeneficiaryKind, Computation, Conditions, Leg, RuleDraft
 from domain.services import (
     deliveries,
-    dialect,
     disputes,
     ledger,
     parties,
@@ -46,6 +43,7 @@ from domain.services.pagination import PageRequest
 from domain.services.parties import MerchantDraft, PartnerDraft, SettlementProfileDraft
 from domain.settlement import LineKind
 from tests.conftest import activate_newest_version, operator_principal, payment_input, unique
+from tests.integration.tampering import triggers_bypassed
 
 PAID = datetime(2026, 5, 4, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Shanghai
 DUE = PAID + timedelta(days=14)
@@ -420,29 +418,11 @@ async def test_money_under_dispute_cannot_also_be_refunded(sale, runtime):
     assert (await ledger.verify_ledger(operator)).ok
 
 
-DISPUTES_MIGRATION = importlib.import_module("migrations.0010_disputes")
-
-
-class _RolledBack(Exception):
-    pass
-
-
 async def test_verify_ledger_notices_a_disputed_account_that_differs_from_the_open_disputes(sale, runtime):
     operator, _merchant, _courier, payment = sale
     await disputes.open_dispute(operator, runtime, draft(payment.id, "20.00"))
     assert (await ledger.verify_ledger(operator)).ok
-    try:
-        async with in_transaction() as connection:
-            if dialect.is_postgres():
-                await connection.execute_query("SET LOCAL session_replication_role = replica")
-            else:
-                for statement in DISPUTES_MIGRATION.SQLITE_REVERSE.strip().splitlines():
-                    await connection.execute_query(statement)
-            await connection.execute_query(
-                f"UPDATE disputes SET amount_minor = 1999 WHERE payment_id = {int(payment.id)}"
-            )
-            check = await ledger.verify_ledger(operator)
-            assert check.mismatched_account_ids, check
-            raise _RolledBack
-    except _RolledBack:
-        pass
+    async with triggers_bypassed("0010_disputes") as connection:
+        await connection.execute_query(f"UPDATE disputes SET amount_minor = 1999 WHERE payment_id = {int(payment.id)}")
+        check = await ledger.verify_ledger(operator)
+        assert check.mismatched_account_ids, check

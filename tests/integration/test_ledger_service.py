@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import contextmanager
 
 import pytest
 from tortoise import connections
@@ -33,6 +31,7 @@ from domain.parties import PartyKind
 from domain.services import dialect, ledger, payments
 from domain.services.pagination import PageRequest
 from tests.conftest import payment_input
+from tests.integration.tampering import triggers_bypassed
 
 
 def is_postgres() -> bool:
@@ -267,8 +266,6 @@ async def test_a_party_with_more_entries_than_a_statement_takes_parameters_lists
 
 # --- verification ---------------------------------------------------------------------------------------------
 
-MONEY_MIGRATION = importlib.import_module("migrations.0005_append_only_money")
-
 
 async def record_payment(operator, runtime, merchant_id: int, courier_id: int) -> Payment:
     recorded = await payments.record_payment(
@@ -277,28 +274,6 @@ async def record_payment(operator, runtime, merchant_id: int, courier_id: int) -
         payment_input(merchant_id, logistics_partner_id=courier_id),
     )
     return recorded.payment
-
-
-class _RolledBack(Exception):
-    pass
-
-
-@asynccontextmanager
-async def triggers_bypassed() -> AsyncIterator[None]:
-    """A transaction in which the append-only triggers do not fire, always rolled back: on PostgreSQL with
-    triggers switched off for the session's replication role, on SQLite by dropping them (DDL is
-    transactional there too, and the rollback brings them back)."""
-    try:
-        async with in_transaction() as connection:
-            if is_postgres():
-                await connection.execute_query("SET LOCAL session_replication_role = replica")
-            else:
-                for statement in MONEY_MIGRATION.SQLITE_REVERSE.strip().splitlines():
-                    await connection.execute_query(statement)  # not execute_script: that commits first
-            yield
-            raise _RolledBack
-    except _RolledBack:
-        pass
 
 
 @pytest.mark.parametrize(
@@ -319,7 +294,7 @@ async def test_verify_reports_a_payment_whose_allocations_or_total_no_longer_mat
     merchant = await make_merchant()
     payment = await record_payment(operator, runtime, merchant.id, world.logistics_a_id)
     assert await Allocation.filter(payment_id=payment.id).count() == 2
-    async with triggers_bypassed():
+    async with triggers_bypassed("0005_append_only_money"):
         sql = tampering if is_postgres() else tampering.replace("$1", "?").replace("$2", "?")
         await connections.get("default").execute_query(sql, [payment.id] * tampering.count("$"))
         check = await ledger.verify_ledger(operator)

@@ -8,22 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from domain.errors import InvalidInput, NotFound
 from domain.ledger import Bucket
 from domain.models import Delivery, Payout, Release, Settlement, SettlementLine
 from domain.parties import KycStatus, PartyKind, RiskLevel
-from domain.services import deliveries, dialect, ledger, parties, payments, releases, settlement_runs
+from domain.services import deliveries, ledger, parties, payments, releases, settlement_runs
 from domain.services.parties import PartnerDraft, SettlementProfileDraft
 from domain.settlement import LineKind, ReleaseReason
 from tests.conftest import operator_principal, payment_input, unique
+from tests.integration.tampering import triggers_bypassed
 
 PAID = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, Monday 2 March 2026
 
@@ -306,29 +304,6 @@ async def test_a_merchant_suspended_after_release_is_not_settled_into_a_payout(t
     assert await held(operator, merchant.id, Bucket.AVAILABLE) == 15000
 
 
-MONEY_OUT_MIGRATION = importlib.import_module("migrations.0007_money_goes_out")
-
-
-class _RolledBack(Exception):
-    pass
-
-
-@asynccontextmanager
-async def triggers_bypassed():
-    """A transaction in which 0007's append-only triggers do not fire, always rolled back."""
-    try:
-        async with in_transaction() as connection:
-            if dialect.is_postgres():
-                await connection.execute_query("SET LOCAL session_replication_role = replica")
-            else:
-                for statement in MONEY_OUT_MIGRATION.SQLITE_REVERSE.strip().splitlines():
-                    await connection.execute_query(statement)
-            yield connection
-            raise _RolledBack
-    except _RolledBack:
-        pass
-
-
 @pytest.mark.parametrize(
     ("tampering", "reported"),
     [
@@ -346,7 +321,7 @@ async def test_verify_ledger_notices_a_release_or_a_statement_changed_behind_its
     later = PAID + timedelta(days=2)
     await settlement_runs.run_settlement(operator, at(runtime, later), later, only_party_ids=[merchant.id])
     assert (await ledger.verify_ledger(operator)).ok
-    async with triggers_bypassed() as connection:
+    async with triggers_bypassed("0007_money_goes_out") as connection:
         await connection.execute_query(tampering.format(merchant=int(merchant.id)))
         check = dataclasses.asdict(await ledger.verify_ledger(operator))
         assert check[f"mismatched_{reported}_ids"], check

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib
 import secrets
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tortoise.transactions import in_transaction
 
 from domain.errors import AlreadyExists, DomainError, Forbidden, InvalidInput, NotFound
 from domain.models import (
@@ -26,10 +23,11 @@ from domain.models import (
 )
 from domain.parties import KycStatus, PartyKind
 from domain.payments import LineItemInput
-from domain.services import deliveries, dialect, ledger, parties, payments, refunds, settlement_reads, settlement_runs
+from domain.services import deliveries, ledger, parties, payments, refunds, settlement_reads, settlement_runs
 from domain.services.parties import MerchantDraft, PartnerDraft, SettlementProfileDraft
 from domain.settlement import LineKind
 from tests.conftest import operator_principal, payment_input, unique
+from tests.integration.tampering import triggers_bypassed
 
 PAID = datetime(2026, 5, 4, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Shanghai
 
@@ -194,31 +192,6 @@ async def test_fifty_concurrent_refunds_of_three_yuan_on_one_hundred_refund_exac
     assert (await ledger.verify_ledger(operator)).ok
 
 
-MONEY_MIGRATION = importlib.import_module("migrations.0005_append_only_money")
-REFUNDS_MIGRATION = importlib.import_module("migrations.0009_refunds")
-
-
-class _RolledBack(Exception):
-    pass
-
-
-@asynccontextmanager
-async def triggers_bypassed():
-    """A transaction in which the append-only triggers do not fire, always rolled back."""
-    try:
-        async with in_transaction() as connection:
-            if dialect.is_postgres():
-                await connection.execute_query("SET LOCAL session_replication_role = replica")
-            else:
-                for module in (MONEY_MIGRATION, REFUNDS_MIGRATION):
-                    for statement in module.SQLITE_REVERSE.strip().splitlines():
-                        await connection.execute_query(statement)
-            yield connection
-            raise _RolledBack
-    except _RolledBack:
-        pass
-
-
 @pytest.mark.parametrize(
     ("tampering", "reported"),
     [
@@ -232,7 +205,7 @@ async def test_verify_ledger_notices_a_refund_that_reverses_more_than_a_share_or
     operator, _merchant, _courier, payment = sale
     await refunds.create_refund(operator, runtime, draft(payment.id, amount="10.00"))
     assert (await ledger.verify_ledger(operator)).ok
-    async with triggers_bypassed() as connection:
+    async with triggers_bypassed("0005_append_only_money", "0009_refunds") as connection:
         await connection.execute_query(tampering.format(payment=int(payment.id)))
         check = dataclasses.asdict(await ledger.verify_ledger(operator))
         assert payment.id in check[f"mismatched_{reported}_payment_ids"], check
